@@ -1,0 +1,3 @@
+(identifier) @reference
+(type_identifier) @reference
+(property_identifier) @reference

@@ -1,0 +1,229 @@
+"""The on-disk index: one SQLite database per repository (``<repo>/.codeassist/index.sqlite``).
+
+Rows are keyed by repository-relative path and content hash. The database runs in WAL mode so readers
+never block the writer, writers take ``BEGIN IMMEDIATE`` with a busy timeout, and whole refreshes are
+serialised across processes by an advisory lock file, so two processes indexing one repository at once
+wait for each other instead of corrupting it. A database that is corrupt, unreadable or of another
+schema version is moved aside and rebuilt with a warning.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from indexer.parse import Definition, ParsedFile
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2  # bump on any change to the tables below; older databases are rebuilt
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's transaction
+
+SCHEMA = """
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,      -- repository-relative, forward slashes
+    language TEXT NOT NULL,
+    hash TEXT NOT NULL,             -- blake2b-128 hex of the content
+    size INTEGER NOT NULL,          -- bytes
+    mtime_ns INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    errors INTEGER NOT NULL         -- tree-sitter error nodes (0: parsed cleanly)
+);
+CREATE TABLE symbols (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_line INTEGER NOT NULL,    -- 1-based, inclusive
+    end_line INTEGER NOT NULL,      -- 1-based, inclusive
+    start_col INTEGER NOT NULL,     -- 0-based byte column
+    signature TEXT NOT NULL,
+    scope TEXT NOT NULL
+);
+CREATE INDEX symbols_name ON symbols(name);
+CREATE INDEX symbols_file ON symbols(file_id);
+CREATE TABLE refs (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX refs_file ON refs(file_id);
+CREATE TABLE imports (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    spec TEXT NOT NULL              -- as written, "module|name" for Python from-imports
+);
+CREATE INDEX imports_file ON imports(file_id);
+"""
+
+
+class IndexCorrupt(RuntimeError):
+    """The database cannot be read; ``Store.open`` handles it by rebuilding."""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    path: str
+    language: str
+    hash: str
+    size: int
+    mtime_ns: int
+
+
+class Store:
+    """A connection to one repository's index database."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self.conn = self._connect()
+
+    @classmethod
+    def open(cls, db_path: Path) -> "Store":
+        """Opens (creating or rebuilding as needed) the database at ``db_path``."""
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        _ignore_in_git(db_path.parent)
+        try:
+            store = cls(db_path)
+            store._check_schema()
+            return store
+        except (sqlite3.DatabaseError, IndexCorrupt) as e:
+            log.warning("index %s is unusable (%s); rebuilding it", db_path, e)
+            _move_aside(db_path)
+            store = cls(db_path)
+            store._check_schema()
+            return store
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _check_schema(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            self.conn.execute("SELECT count(*) FROM files").fetchone()
+            return
+        tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        if tables:
+            raise IndexCorrupt(f"schema version {version}, expected {SCHEMA_VERSION}")
+        with self.write() as c:
+            if c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return  # another process created it while we waited for the write lock
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @contextmanager
+    def refresh_lock(self) -> Iterator[None]:
+        """Serialises whole refreshes across processes (advisory ``flock`` on ``index.lock``)."""
+        with open(self.db_path.with_name("index.lock"), "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRow]:
+        rows = self.conn.execute("SELECT id, path, language, hash, size, mtime_ns FROM files")
+        return {r[1]: FileRow(*r) for r in rows}
+
+    def definitions_named(self, name: str) -> list[tuple[str, Definition]]:
+        rows = self.conn.execute(
+            "SELECT f.path, s.name, s.kind, s.start_line, s.end_line, s.start_col, s.signature, s.scope "
+            "FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.name = ? ORDER BY f.path, s.start_line",
+            (name,),
+        )
+        return [(r[0], Definition(*r[1:])) for r in rows]
+
+    def all_definitions(self) -> Iterator[tuple[str, Definition]]:
+        rows = self.conn.execute(
+            "SELECT f.path, s.name, s.kind, s.start_line, s.end_line, s.start_col, s.signature, s.scope "
+            "FROM symbols s JOIN files f ON f.id = s.file_id"
+        )
+        for r in rows:
+            yield r[0], Definition(*r[1:])
+
+    def all_references(self) -> Iterator[tuple[str, str, int]]:
+        yield from self.conn.execute("SELECT f.path, r.name, r.count FROM refs r JOIN files f ON f.id = r.file_id")
+
+    def all_imports(self) -> Iterator[tuple[str, str]]:
+        yield from self.conn.execute("SELECT f.path, i.spec FROM imports i JOIN files f ON f.id = i.file_id")
+
+    def stats(self) -> dict:
+        c = self.conn
+        langs = dict(c.execute("SELECT language, count(*) FROM files GROUP BY language ORDER BY 2 DESC").fetchall())
+        return {
+            "files": c.execute("SELECT count(*) FROM files").fetchone()[0],
+            "symbols": c.execute("SELECT count(*) FROM symbols").fetchone()[0],
+            "languages": langs,
+        }
+
+    # -- writes (inside ``write()``) ----------------------------------------------------------------
+    def put_file(self, path: str, hash_: str, size: int, mtime_ns: int, lines: int, parsed: ParsedFile) -> None:
+        c = self.conn
+        c.execute("DELETE FROM files WHERE path = ?", (path,))
+        cur = c.execute(
+            "INSERT INTO files(path, language, hash, size, mtime_ns, lines, errors) VALUES (?,?,?,?,?,?,?)",
+            (path, parsed.language, hash_, size, mtime_ns, lines, parsed.errors),
+        )
+        fid = cur.lastrowid
+        c.executemany(
+            "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?)",
+            [(fid, d.name, d.kind, d.start_line, d.end_line, d.start_col, d.signature, d.scope) for d in parsed.definitions],
+        )
+        c.executemany("INSERT INTO refs VALUES (?,?,?)", [(fid, n, k) for n, k in parsed.references.items()])
+        c.executemany("INSERT INTO imports VALUES (?,?)", [(fid, s) for s in parsed.imports])
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Records a new stat for a file whose content hash did not change."""
+        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def delete_files(self, paths: list[str]) -> None:
+        self.conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+
+def _move_aside(db_path: Path) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        if db_path.exists():
+            os.replace(db_path, db_path.with_name(f"{db_path.name}.corrupt-{stamp}"))
+        for suffix in ("-wal", "-shm"):
+            Path(str(db_path) + suffix).unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("could not move %s aside: %s", db_path, e)
+
+
+def _ignore_in_git(directory: Path) -> None:
+    """Keeps the index folder out of ``git status`` and the untracked-file listing."""
+    marker = directory / ".gitignore"
+    if not marker.exists():
+        try:
+            marker.write_text("*\n")
+        except OSError:
+            pass
