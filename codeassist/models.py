@@ -132,7 +132,9 @@ def load_model(
     """Loads the named model (see ``resolve_model_name``) for CPU inference in eval mode."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # progress is ours to show (rich, $/progress), not tqdm's
     name = resolve_model_name(name)
     t0 = time.perf_counter()
     directory, source = prepare_checkpoint(name, progress)

@@ -1,0 +1,292 @@
+"""The ``codeassist`` command line: index, symbols, context, model, complete.
+
+Only this module prints. Human output goes through rich (progress bars on stderr, tables on stdout);
+``--json`` prints one JSON document for machines. Errors print one line on stderr and exit non-zero:
+2 for bad input (usage, paths, positions), 3 for a model that cannot be loaded or verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from codeassist import weights
+from codeassist.position import PositionError, parse_location
+from indexer.index import Index, IndexError_
+from indexer.rank import Ranker
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+EXIT_MODEL = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+@contextmanager
+def progress_bar(description: str, *, as_bytes: bool = False, quiet: bool = False) -> Iterator:
+    """A rich progress bar on stderr; yields a ``(done, total)`` callback. Silent when ``quiet``."""
+    if quiet or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn() if as_bytes else MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def open_index(repo: str | None, *, refresh: bool = True, quiet: bool = False) -> Index:
+    try:
+        index = Index(Path(repo or "."))
+    except IndexError_ as e:
+        raise CliError(str(e)) from None
+    if refresh:
+        with progress_bar("Indexing", quiet=quiet) as cb:
+            index.refresh(cb)
+    return index
+
+
+# -- commands ------------------------------------------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    index = open_index(args.path, refresh=False, quiet=args.json)
+    with progress_bar("Indexing", quiet=args.json) as cb:
+        stats = index.refresh(cb)
+    data = {"files": stats.files, "symbols": stats.symbols, "languages": stats.languages,
+            "seconds": round(stats.seconds, 3), "reparsed": stats.reparsed}
+    if args.json:
+        print(json.dumps(data | {"removed": stats.removed, "skipped": stats.skipped}))
+        return 0
+    out.print(f"[bold]{stats.files}[/] files, [bold]{stats.symbols}[/] symbols in {stats.seconds:.2f} s "
+              f"({stats.reparsed} parsed, {stats.removed} removed)")
+    if stats.skipped:
+        out.print("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(stats.skipped.items())))
+    table = Table("language", "files")
+    for lang, n in stats.languages.items():
+        table.add_row(lang, str(n))
+    out.print(table)
+    top = Ranker(index).rank(None, budget=args.top * 40)[: args.top]
+    if top:
+        t = Table("symbol", "kind", "where", title="Top symbols")
+        for s in top:
+            t.add_row(s.text.split("\n", 1)[0].strip()[:80], s.reason.split("`")[1] if "`" in s.reason else "", f"{s.path}:{s.start_line}")
+        out.print(t)
+    return 0
+
+
+def cmd_symbols(args: argparse.Namespace) -> int:
+    index = open_index(args.repo, quiet=args.json)
+    rows = [{"name": d.name, "kind": d.kind, "path": p, "line": d.start_line, "signature": d.signature, "scope": d.scope}
+            for p, d in index.symbols(args.name)]
+    if args.json:
+        print(json.dumps(rows))
+    elif not rows:
+        out.print(f"no definition named {args.name!r}")
+    else:
+        table = Table("kind", "where", "signature")
+        for r in rows:
+            table.add_row(r["kind"], f"{r['path']}:{r['line']}", r["signature"])
+        out.print(table)
+    return 0 if rows or args.json else 1
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from codeassist.context import gather_context
+
+    index = open_index(args.repo, quiet=args.json)
+    try:
+        loc = parse_location(args.location, index)
+    except (PositionError, IndexError_) as e:
+        raise CliError(str(e)) from None
+    ctx = gather_context(index, Ranker(index), loc.path, loc.line, loc.column, budget=args.budget)
+    data = {"snippets": [{"path": s.path, "start_line": s.start_line, "end_line": s.end_line,
+                          "score": round(s.score, 6), "reason": s.reason} for s in ctx.snippets],
+            "tokens": ctx.tokens}
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    table = Table("score", "where", "reason", title=f"Context for {loc.path}:{loc.line}:{loc.column + 1} ({ctx.tokens} tokens)")
+    for s in ctx.snippets:
+        table.add_row(f"{s.score:.4f}", f"{s.path}:{s.start_line}-{s.end_line}", s.reason)
+    out.print(table)
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from codeassist import models
+
+    if args.action == "install":
+        with progress_bar("Assembling model", as_bytes=True, quiet=args.json) as cb:
+            try:
+                path = weights.install_default(cb)
+            except weights.WeightsError as e:
+                raise CliError(str(e), EXIT_MODEL) from None
+        with err.status("Converting to a cached checkpoint (once, ~1 min)") if not args.json else _null():
+            try:
+                directory, _ = models.prepare_checkpoint(models.DEFAULT_MODEL)
+            except models.ModelError as e:
+                raise CliError(str(e), EXIT_MODEL) from None
+        result = {"path": str(path), "sha256": weights.DEFAULT_GGUF_SHA256, "checkpoint": str(directory)}
+    elif args.action == "verify":
+        path = weights.default_gguf_path()
+        with progress_bar("Hashing", as_bytes=True, quiet=args.json) as cb:
+            try:
+                weights.verify(path, progress=cb)
+            except weights.WeightsError as e:
+                raise CliError(str(e), EXIT_MODEL) from None
+        result = {"path": str(path), "sha256": weights.DEFAULT_GGUF_SHA256, "verified": True}
+    else:
+        result = _model_info(args.model)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            out.print(f"[bold]{k}[/]: {v}")
+    return 0
+
+
+def _model_info(name: str | None) -> dict:
+    from codeassist import models
+    from codeassist.formats import detect_format
+
+    try:
+        loaded = models.load_model(name)
+    except models.ModelError as e:
+        raise CliError(str(e), EXIT_MODEL) from None
+    fmt = detect_format(loaded.tokenizer)
+    return {
+        "name": loaded.name, "source": loaded.source, "checkpoint": loaded.info["checkpoint"],
+        "sha256": weights.DEFAULT_GGUF_SHA256 if loaded.source == str(weights.default_gguf_path()) else None,
+        "native_context": loaded.native_context, "format": fmt.name, "fim": fmt.fim, "repo_level": fmt.repo_level,
+        "rope": dict(loaded.model.config.rope_parameters or {}), "load_seconds": round(loaded.load_seconds, 2),
+    }
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from codeassist.completion import CompletionRequest, CompletionService
+    from codeassist.models import ModelError
+
+    index = open_index(args.repo, quiet=True)
+    try:
+        with err.status("Loading model") if err.is_terminal else _null():
+            service = CompletionService(index, model_name=args.model)
+    except ModelError as e:
+        raise CliError(str(e), EXIT_MODEL) from None
+    if args.batch:
+        return _complete_batch(args, index, service)
+    try:
+        loc = parse_location(args.location, index)
+    except (PositionError, IndexError_) as e:
+        raise CliError(str(e)) from None
+    req = CompletionRequest(loc.path, loc.line, loc.column, use_context=not args.no_context, max_new_tokens=args.max_new_tokens)
+    result = service.complete(req)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        out.print(f"[dim]{result.model} · {result.prompt_tokens} prompt tokens ({result.cached_tokens} cached) · "
+                  f"{len(result.context_files)} context files · rope {result.rope_scaling} · {result.latency_ms:.0f} ms[/]")
+        out.print(result.completion, markup=False, highlight=False)
+    return 0
+
+
+def _complete_batch(args: argparse.Namespace, index: Index, service) -> int:
+    from codeassist.completion import CompletionRequest
+
+    source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+    status = 0
+    with source:
+        for n, line in enumerate(source, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                loc = parse_location(f"{obj['path']}:{obj['line']}:{obj['column']}", index, text=obj.get("text"))
+                req = CompletionRequest(loc.path, loc.line, loc.column, text=obj.get("text"),
+                                        use_context=not args.no_context, max_new_tokens=args.max_new_tokens)
+                print(json.dumps(service.complete(req).to_json()), flush=True)
+            except (ValueError, KeyError, TypeError, PositionError, IndexError_) as e:
+                print(json.dumps({"error": f"request {n}: {e}"}), flush=True)
+                status = EXIT_BAD_INPUT
+    return status
+
+
+# -- parser --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="codeassist", description="Local-first repository-scale code assistant.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="build or refresh the repository index")
+    s.add_argument("path", nargs="?", default=".", help="repository directory (default: .)")
+    s.add_argument("--top", type=int, default=10, help="how many top symbols to show")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("symbols", help="find definitions by name")
+    s.add_argument("name")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_symbols)
+
+    s = sub.add_parser("context", help="ranked cross-file context for PATH:LINE:COLUMN (1-based)")
+    s.add_argument("location")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--budget", type=int, default=2048, help="context budget in tokens")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_context)
+
+    s = sub.add_parser("model", help="the model: info, install (assemble and verify the default), verify")
+    s.add_argument("action", choices=["info", "install", "verify"])
+    s.add_argument("--model", help="model: 'default', a .gguf file, a Hugging Face directory or hub id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_model)
+
+    s = sub.add_parser("complete", help="complete code at PATH:LINE:COLUMN (1-based) with repository context")
+    s.add_argument("location", nargs="?")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--model", help="model: 'default', a .gguf file, a Hugging Face directory or hub id")
+    s.add_argument("--batch", metavar="REQUESTS.jsonl", help="one JSON request per line ('-' for stdin)")
+    s.add_argument("--no-context", action="store_true", help="use only the current file")
+    s.add_argument("--max-new-tokens", type=int, default=64)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_complete)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "command", None) == "complete" and not args.batch and not args.location:
+        parser.error("complete needs PATH:LINE:COLUMN or --batch FILE")
+    try:
+        return args.func(args)
+    except CliError as e:
+        err.print(f"[red]error:[/] {e}", markup=True, highlight=False)
+        return e.code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
