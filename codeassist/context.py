@@ -18,13 +18,24 @@ STABLE_SHARE = 0.7  # of the context budget, for the cursor-independent tier
 
 @dataclass(frozen=True)
 class Context:
-    snippets: list[Snippet]  # in prompt order: stable tier sorted by (path, line), then the volatile tier
+    snippets: list[Snippet]  # in prompt order: the stable tier, then the volatile tier (see prompt_order)
     stable_count: int  # how many leading snippets form the stable tier
     tokens: int  # sum of the snippets' token counts
 
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(s.path for s in self.snippets))
+
+
+def prompt_order(snippets: list[Snippet]) -> list[Snippet]:
+    """Files by ascending best score (the most relevant file ends next to the cursor), lines in order.
+
+    Deterministic for a given set of snippets, so an unchanged tier renders byte-identically.
+    """
+    best: dict[str, float] = {}
+    for s in snippets:
+        best[s.path] = max(best.get(s.path, 0.0), s.score)
+    return sorted(snippets, key=lambda s: (best[s.path], s.path, s.start_line))
 
 
 class ContextCache:
@@ -40,7 +51,7 @@ class ContextCache:
             if len(self._stable) > 64:
                 self._stable.clear()
             picked = ranker.rank(path, budget=budget, count_tokens=count_tokens)
-            self._stable[key] = sorted(picked, key=lambda s: (s.path, s.start_line))
+            self._stable[key] = prompt_order(picked)
         return self._stable[key]
 
 
@@ -71,7 +82,6 @@ def gather_context(
         path, focus=focus, budget=budget - used, count_tokens=count_tokens,
         exclude=[(s.path, s.start_line, s.end_line) for s in stable],
     )
-    volatile = [s for s in volatile if s.reason.endswith("near the cursor")] or volatile[:0]
-    volatile.sort(key=lambda s: (s.path, s.start_line))
+    volatile = prompt_order([s for s in volatile if s.reason.endswith("near the cursor")])
     snippets = stable + volatile
     return Context(snippets, len(stable), sum(s.tokens for s in snippets))

@@ -54,6 +54,15 @@ PAGERANK_MAX_ITERATIONS = 100
 # -- snippets ------------------------------------------------------------------------------------------
 MAX_SNIPPET_LINES = 60  # a long definition is cut to its first lines (signature, docstring, start of body)
 LOW_VALUE_KINDS = {"variable": 0.3, "field": 0.2, "constant": 0.5}  # score factors for data definitions
+IMPORTED_FILE_SHARE = 0.5  # of an imported file's rank, spread over its top-level definitions
+MIN_SCORE_RATIO = 0.02  # snippets scoring below this share of the best one are noise, not context
+
+# Names only link files whose languages can see each other's definitions.
+LANGUAGE_FAMILY = {"typescript": "js", "tsx": "js", "javascript": "js", "c": "c", "cpp": "c"}
+
+
+def family(language: str) -> str:
+    return LANGUAGE_FAMILY.get(language, language)
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TokenCounter = Callable[[str], int]
@@ -119,8 +128,9 @@ def build_graph(snap: Snapshot) -> Graph:
         si = index.get(src)
         if si is None:
             continue
+        src_family = family(snap.languages.get(src, ""))
         for name, count in refs.items():
-            targets = definers.get(name)
+            targets = [t for t in definers.get(name, ()) if family(snap.languages[t]) == src_family]
             if not targets:
                 continue
             w = name_weight(name, len(targets)) * math.sqrt(count)
@@ -168,7 +178,11 @@ def personalise(graph: Graph, snap: Snapshot, current: str | None, focus: Iterab
         for i in imported:
             p[i] += IMPORTED_FILE_RESTART / len(imported)
     focus = [name for name in focus if name not in STOP_NAMES]
-    focus_definers = [f for name in focus for f in graph.definers.get(name, ()) if f != current]
+    fam = family(snap.languages.get(current, "")) if current else None
+    focus_definers = [
+        f for name in focus for f in graph.definers.get(name, ())
+        if f != current and (fam is None or family(snap.languages[f]) == fam)
+    ]
     for f in focus_definers:
         p[graph.file_index[f]] += CURSOR_DEFINER_RESTART / len(focus_definers)
     total = p.sum()
@@ -197,16 +211,20 @@ def score_definitions(
     current_refs = snap.references.get(current, {}) if current else {}
     imported = set(snap.imports.get(current, ())) if current else set()
     in_test = current is not None and is_test_path(current)
+    fam = family(snap.languages.get(current, "")) if current else None
     out = []
     for path, defs in snap.definitions.items():
-        if path == current:
+        if path == current or (fam is not None and family(snap.languages.get(path, "")) != fam):
             continue
         file_rank = float(rank[graph.file_index[path]]) if path in graph.file_index else 0.0
+        top_level = sum(1 for d in defs if not d.scope) or 1
         for d in defs:
             base = by_key.get((path, d.name), 0.0)
             if base == 0.0 and d.name not in focus_set and path not in imported:
                 continue
             score = base + file_rank * 1e-3  # ties broken by how central the file is
+            if path in imported and not d.scope:
+                score += file_rank * IMPORTED_FILE_SHARE / top_level
             if d.name in STOP_NAMES:
                 continue
             if d.name in focus_set:
@@ -249,7 +267,10 @@ def fit_snippets(
     for p, a, b in exclude:
         covered.setdefault(p, []).append((a, b))
     used = 0
+    floor = scored[0][0] * MIN_SCORE_RATIO if scored else 0.0
     for score, path, d, reason in scored[:max_candidates]:
+        if score < floor:
+            break
         start, end = d.start_line, min(d.end_line, d.start_line + MAX_SNIPPET_LINES - 1)
         if any(a <= start and end <= b for a, b in covered.get(path, ())):
             continue
