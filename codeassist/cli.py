@@ -24,6 +24,7 @@ from codeassist import weights
 from codeassist.position import PositionError, parse_location
 from indexer.index import Index, IndexError_
 from indexer.rank import Ranker
+from indexer.store import IndexBusy
 
 out = Console()
 err = Console(stderr=True)
@@ -53,7 +54,7 @@ def progress_bar(description: str, *, as_bytes: bool = False, quiet: bool = Fals
 def open_index(repo: str | None, *, refresh: bool = True, quiet: bool = False) -> Index:
     try:
         index = Index(Path(repo or "."))
-    except IndexError_ as e:
+    except (IndexError_, IndexBusy) as e:
         raise CliError(str(e)) from None
     if refresh:
         with progress_bar("Indexing", quiet=quiet) as cb:

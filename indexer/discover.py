@@ -64,6 +64,48 @@ def discover(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Candidat
     return out
 
 
+def is_candidate(root: Path, rel: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
+    """Whether ``discover`` would list the single file ``rel``: the same rules, without a full walk."""
+    root = root.resolve()
+    lang = language_for_path(rel)
+    if lang is None or _skipped_dir(rel) or rel.endswith(MINIFIED_SUFFIXES):
+        return False
+    full = root / rel
+    try:
+        st = _safe_symlink_stat(root, full) if full.is_symlink() else full.stat()
+    except OSError:
+        return False
+    if st is None or not _is_regular(st) or st.st_size > max_bytes:
+        return False
+    return not _is_ignored(root, rel)
+
+
+def _is_ignored(root: Path, rel: str) -> bool:
+    """git check-ignore inside a work tree, else the .gitignore files from the root down to the file."""
+    try:
+        import git
+
+        repo = git.Repo(root, search_parent_directories=True)
+        return bool(repo.ignored(str(root / rel)))
+    except ImportError:
+        pass
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        pass
+    parts = rel.split("/")
+    for depth in range(len(parts)):
+        prefix = "/".join(parts[:depth])
+        gi = root / prefix / ".gitignore"
+        if not gi.is_file():
+            continue
+        spec = pathspec.GitIgnoreSpec.from_lines(gi.read_text(errors="replace").splitlines())
+        rest = parts[depth:]
+        for k in range(1, len(rest) + 1):
+            sub = "/".join(rest[:k]) + ("/" if k < len(rest) else "")
+            if spec.match_file(sub):
+                return True
+    return False
+
+
 def check_content(data: bytes) -> str | None:
     """Why these bytes should not be indexed ("binary", "minified", "generated"), or None to index them."""
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
@@ -130,7 +172,7 @@ def _git_paths(root: Path) -> list[str] | None:
 def _walk_paths(root: Path) -> list[str]:
     """All files under ``root`` not ignored by the ``.gitignore`` files met on the way; no symlinked dirs."""
     paths: list[str] = []
-    specs: list[tuple[str, pathspec.PathSpec]] = []  # (directory prefix, its .gitignore)
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []  # (directory prefix, its .gitignore)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
@@ -138,7 +180,7 @@ def _walk_paths(root: Path) -> list[str]:
         if ".gitignore" in filenames:
             try:
                 lines = (Path(dirpath) / ".gitignore").read_text(errors="replace").splitlines()
-                specs.append((prefix, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
+                specs.append((prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
             except OSError:
                 pass
 

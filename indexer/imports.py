@@ -76,10 +76,14 @@ class ImportResolver:
             if dots > 1:
                 base = base[: len(base) - (dots - 1)] if dots - 1 <= len(base) else []
             rest = module[dots:]
-            target = "/".join(base + (rest.split(".") if rest else []))
-            found = [p for p in (f"{target}.py", f"{target}/__init__.py", f"{target}.pyi") if p in self.paths]
+            parts = base + (rest.split(".") if rest else [])
+            target = "/".join(parts)
+            found = [p for p in (f"{target}.py", f"{target}/__init__.py", f"{target}.pyi") if target and p in self.paths]
+            if not target and "__init__.py" in self.paths:
+                found = ["__init__.py"]
             if name and name != "*":
-                sub = [p for p in (f"{target}/{name}.py", f"{target}/{name}/__init__.py") if p in self.paths]
+                pkg = "/".join(parts + [name])
+                sub = [p for p in (f"{pkg}.py", f"{pkg}/__init__.py") if p in self.paths]
                 found = sub or found
             return found[:1]
         if name and name != "*":

@@ -185,6 +185,12 @@ class Index:
         if lang is None:
             return False
         known = self.store.files().get(rel)
+        if not disc.is_candidate(self.root, rel, max_bytes=self.max_bytes):
+            if known:  # deleted, now ignored, grown too big...: gone from the index as a refresh would do
+                with self.store.write():
+                    self.store.delete_files([rel])
+            self.buffers.pop(rel, None)
+            return known is not None
         res = _read_and_parse((str(self.root), rel, lang.name, known.hash if known else None))
         _, status, h, lines, parsed, size, mtime = res
         with self.store.write():

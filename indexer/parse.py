@@ -34,7 +34,7 @@ class Definition(NamedTuple):
     start_line: int  # 1-based, inclusive
     end_line: int  # 1-based, inclusive
     start_col: int  # 0-based byte column of the definition's first character
-    signature: str  # the definition's first line, stripped
+    signature: str  # the line holding the definition's name, stripped
     scope: str  # dotted names of the enclosing definitions ("" at top level)
 
 
@@ -64,9 +64,12 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
             for key, nodes in caps.items():
                 if key.startswith("definition."):
                     node = nodes[0]
+                    end_row, end_col = node.end_point
+                    if end_col == 0 and end_row > node.start_point[0]:
+                        end_row -= 1  # nodes that swallow their newline (C macros) end on the line before
                     raw_defs.append(
                         (node.start_byte, node.end_byte, _text(name_node), key[11:],
-                         node.start_point[0], node.end_point[0], node.start_point[1])
+                         node.start_point[0], end_row, node.start_point[1], name_node.start_point[0])
                     )
                     break
         elif "import.module" in caps:
@@ -87,15 +90,15 @@ def _with_scopes(raw_defs, source: bytes) -> list[Definition]:
     lines = None
     out: list[Definition] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, name, kind) of open enclosing definitions
-    for start, end, name, kind, srow, erow, scol in raw_defs:
+    for start, end, name, kind, srow, erow, scol, name_row in raw_defs:
         while stack and stack[-1][0] <= start:
             stack.pop()
         if kind == "function" and stack and stack[-1][2] in ("class", "interface", "struct", "impl"):
             kind = "method"
         if lines is None:
             lines = source.split(b"\n")
-        line = lines[srow] if srow < len(lines) else b""
-        signature = _decode(line).strip()[:SIGNATURE_MAX_CHARS]
+        line = lines[name_row] if name_row < len(lines) else b""  # the name's line: past annotations
+        signature = _decode(line).strip().lstrip("\ufeff")[:SIGNATURE_MAX_CHARS]
         scope = ".".join(s[1] for s in stack)
         out.append(Definition(name, kind, srow + 1, erow + 1, scol, signature, scope))
         stack.append((end, name, kind))

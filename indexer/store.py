@@ -63,6 +63,14 @@ CREATE INDEX imports_file ON imports(file_id);
 """
 
 
+class IndexBusy(RuntimeError):
+    """The database is locked by another process for longer than the busy timeout."""
+
+
+def _is_busy(e: BaseException) -> bool:
+    return isinstance(e, sqlite3.OperationalError) and any(w in str(e) for w in ("locked", "busy"))
+
+
 class IndexCorrupt(RuntimeError):
     """The database cannot be read; ``Store.open`` handles it by rebuilding."""
 
@@ -89,11 +97,17 @@ class Store:
         """Opens (creating or rebuilding as needed) the database at ``db_path``."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
         _ignore_in_git(db_path.parent)
+        store = None
         try:
             store = cls(db_path)
             store._check_schema()
             return store
         except (sqlite3.DatabaseError, IndexCorrupt) as e:
+            if store is not None:
+                store.close()
+            if _is_busy(e):
+                # another process holds the database: it is in use, not corrupt
+                raise IndexBusy(f"the index {db_path} is locked by another process; try again") from e
             log.warning("index %s is unusable (%s); rebuilding it", db_path, e)
             _move_aside(db_path)
             store = cls(db_path)
@@ -109,11 +123,15 @@ class Store:
         return conn
 
     def _check_schema(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            self.conn.execute("SELECT count(*) FROM files").fetchone()
-            return
-        tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        self.conn.execute("BEGIN")  # one read snapshot: another process may be creating the schema
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                self.conn.execute("SELECT count(*) FROM files").fetchone()
+                return
+            tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        finally:
+            self.conn.execute("COMMIT")
         if tables:
             raise IndexCorrupt(f"schema version {version}, expected {SCHEMA_VERSION}")
         with self.write() as c:

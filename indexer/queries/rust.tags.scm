@@ -11,5 +11,7 @@
 (const_item name: (identifier) @name) @definition.constant
 (static_item name: (identifier) @name) @definition.variable
 (impl_item type: (type_identifier) @name) @definition.impl
+(impl_item type: (generic_type type: (type_identifier) @name)) @definition.impl
+(impl_item type: (scoped_type_identifier name: (type_identifier) @name)) @definition.impl
 
 (use_declaration argument: (_) @import.module)
