@@ -230,6 +230,136 @@ def _complete_batch(args: argparse.Namespace, index: Index, service) -> int:
     return status
 
 
+def _show_changes(changes, *, title: str) -> None:
+    """A per-file summary and a syntax-highlighted unified diff, on stdout."""
+    from rich.syntax import Syntax
+
+    from codeassist.apply import unified_diff
+
+    table = Table("file", "change", "+", "-", title=title)
+    for c in changes:
+        diff = unified_diff([c]).splitlines()
+        plus = sum(1 for l in diff if l.startswith("+") and not l.startswith("+++"))
+        minus = sum(1 for l in diff if l.startswith("-") and not l.startswith("---"))
+        table.add_row(c.path, c.kind, str(plus), str(minus))
+    out.print(table)
+    out.print(Syntax(unified_diff(changes), "diff", theme="ansi_dark", background_color="default"))
+
+
+def _write(args: argparse.Namespace, root: Path, changes, description: str) -> dict:
+    """Confirms (unless --yes), writes through the journaled path; returns a JSON-able summary."""
+    from codeassist.apply import write_changes
+    from codeassist.edits import EditError
+
+    if getattr(args, "output", None):
+        from codeassist.apply import unified_diff
+
+        Path(args.output).write_text(unified_diff(changes))
+    if args.dry_run or not changes:
+        return {"applied": False, "files": [c.path for c in changes]}
+    if not getattr(args, "yes", False):
+        if not sys.stdin.isatty():
+            raise CliError("refusing to apply without confirmation: pass --yes (or --dry-run to only show)")
+        if input(f"Apply these changes to {len(changes)} file(s)? [y/N] ").strip().lower() not in ("y", "yes"):
+            return {"applied": False, "files": [c.path for c in changes]}
+    try:
+        journal = write_changes(root, changes, allow_dirty=args.allow_dirty, description=description,
+                                commit=getattr(args, "commit", False))
+    except EditError as e:
+        raise CliError(str(e)) from None
+    except OSError as e:
+        raise CliError(f"writing failed and was rolled back: {e}") from None
+    return {"applied": True, "files": [c.path for c in changes], "journal": str(journal)}
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from codeassist.apply import plan_changes
+    from codeassist.edits import EditError, parse_edits
+
+    root = Path(args.repo).resolve()
+    if not root.is_dir():
+        raise CliError(f"{root} is not a directory")
+    try:
+        text = sys.stdin.read() if args.patchfile == "-" else Path(args.patchfile).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read {args.patchfile}: {e}") from None
+    try:
+        edits = parse_edits(text)
+        if not edits:
+            raise CliError("no unified diff or SEARCH/REPLACE blocks found in the input")
+        changes = plan_changes(root, edits)
+    except EditError as e:
+        raise CliError(str(e)) from None
+    from codeassist.verify import syntax_regressions
+
+    problems = syntax_regressions(changes)
+    if problems and not args.force:
+        raise CliError("; ".join(problems) + " (pass --force to apply anyway)")
+    if not args.json:
+        _show_changes(changes, title=f"Patch from {args.patchfile}")
+    result = _write(args, root, changes, f"codeassist apply {args.patchfile}")
+    if args.json:
+        print(json.dumps(result))
+    elif result["applied"]:
+        out.print(f"applied to {len(changes)} file(s); undo with: codeassist undo --repo {args.repo}")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from codeassist.apply import undo
+
+    try:
+        restored = undo(Path(args.repo).resolve())
+    except FileNotFoundError as e:
+        raise CliError(str(e), 1) from None
+    if args.json:
+        print(json.dumps({"restored": restored}))
+    else:
+        out.print("restored: " + ", ".join(restored))
+    return 0
+
+
+def cmd_patch(args: argparse.Namespace) -> int:
+    from codeassist.engine import Engine
+    from codeassist.models import ModelError, load_model
+    from codeassist.patch import propose_patch
+    from codeassist.verify import run_check
+
+    index = open_index(args.repo, quiet=args.json)
+    try:
+        with err.status("Loading model") if err.is_terminal else _null():
+            loaded = load_model(args.model)
+    except ModelError as e:
+        raise CliError(str(e), EXIT_MODEL) from None
+    engine = Engine(loaded.model, loaded.tokenizer)
+    with err.status("Writing the patch") if err.is_terminal and not args.json else _null():
+        proposal = propose_patch(index, loaded, engine, args.instruction, named_files=args.file or [],
+                                 max_new_tokens=args.max_new_tokens)
+    check = run_check(index.root, proposal.changes, args.check) if args.check and proposal.ok else None
+    summary = {"ok": proposal.ok and (check is None or check.passed), "files_shown": proposal.files,
+               "attempts": proposal.attempts, "errors": proposal.errors, "seconds": round(proposal.seconds, 1),
+               "changes": [{"path": c.path, "kind": c.kind} for c in proposal.changes],
+               "check": None if check is None else {"command": check.command, "returncode": check.returncode}}
+    if not proposal.ok:
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            err.print("[red]no usable patch:[/] " + "; ".join(proposal.errors))
+        return 1
+    if not args.json:
+        _show_changes(proposal.changes, title=f"Proposed patch ({proposal.attempts} attempt(s), {proposal.seconds:.0f} s)")
+        if check is not None:
+            out.print(f"check `{check.command}`: " + ("[green]passed[/]" if check.passed else f"[red]failed ({check.returncode})[/]\n{check.output}"))
+    if check is not None and not check.passed:
+        args.dry_run = True  # never apply a patch whose check failed
+    summary |= _write(args, index.root, proposal.changes, f"codeassist patch: {args.instruction}")
+    if args.json:
+        print(json.dumps(summary))
+    elif summary.get("applied"):
+        out.print(f"applied; undo with: codeassist undo --repo {args.repo}")
+    return 0 if summary["ok"] else 1
+
+
 # -- parser --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="codeassist", description="Local-first repository-scale code assistant.")
@@ -270,6 +400,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-new-tokens", type=int, default=64)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_complete)
+
+    s = sub.add_parser("patch", help="propose a multi-file patch for an instruction, show it, apply on request")
+    s.add_argument("instruction")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--file", action="append", help="a file the patch concerns (repeatable)")
+    s.add_argument("--model", help="model: 'default', a .gguf file, a Hugging Face directory or hub id")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="only show the patch")
+    mode.add_argument("--apply", action="store_true", help="apply after confirmation (the default)")
+    s.add_argument("--yes", action="store_true", help="apply without asking")
+    s.add_argument("--output", metavar="FILE", help="also write the patch as a git-style unified diff")
+    s.add_argument("--check", metavar="COMMAND", help="a command (e.g. the tests) run on a scratch copy with the patch")
+    s.add_argument("--allow-dirty", action="store_true", help="modify files with uncommitted changes")
+    s.add_argument("--commit", action="store_true", help="git commit the applied patch")
+    s.add_argument("--max-new-tokens", type=int, default=512)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_patch)
+
+    s = sub.add_parser("apply", help="apply a unified diff or SEARCH/REPLACE blocks from a file ('-' for stdin)")
+    s.add_argument("patchfile")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--yes", action="store_true", help="apply without asking (needed when the patch comes on stdin)")
+    s.add_argument("--allow-dirty", action="store_true")
+    s.add_argument("--force", action="store_true", help="apply even if a file's syntax gets worse")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_apply)
+
+    s = sub.add_parser("undo", help="restore the files the last applied patch changed")
+    s.add_argument("--repo", default=".")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_undo)
     return p
 
 
