@@ -177,7 +177,7 @@ def parse_edits(text: str) -> list[Edit]:
 def apply_edit(content: str, edit: Edit) -> str:
     """``content`` with ``edit`` applied; raises EditError when the search matches zero or several times."""
     if edit.whole:
-        return edit.replace
+        return _merge_whole(content, edit.replace)
     if edit.search == "":
         if content.strip():
             raise EditError(f"{edit.path}: an empty SEARCH block only creates a new or empty file")
@@ -193,6 +193,25 @@ def apply_edit(content: str, edit: Edit) -> str:
 
 
 _AMBIGUOUS = object()
+
+
+def _merge_whole(content: str, new: str) -> str:
+    """A whole-file rewrite, keeping leading and trailing lines the rewrite merely left out.
+
+    Small models rewriting a file often skip its header (docstring, licence, imports) or its tail; a
+    rewrite whose first (or last) difference is a pure deletion at the file's edge keeps those lines.
+    Deleting them on purpose takes a SEARCH/REPLACE block.
+    """
+    import difflib
+
+    old_lines, new_lines = content.splitlines(keepends=True), new.splitlines(keepends=True)
+    ops = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes()
+    if not ops or all(tag == "equal" for tag, *_ in ops):
+        return new
+    head = old_lines[: ops[0][2]] if ops[0][0] == "delete" and ops[0][1] == 0 else []
+    last = ops[-1]
+    tail = old_lines[last[1] :] if last[0] == "delete" and last[2] == len(old_lines) and len(ops) > 1 else []
+    return "".join(head) + new + "".join(tail)
 
 
 def _match_exact(content: str, search: str, replace: str):

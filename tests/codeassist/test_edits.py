@@ -98,3 +98,11 @@ def test_unified_diff_with_creation_deletion_and_no_newline_marker():
 def test_truncated_hunk_is_an_error():
     with pytest.raises(EditError, match="truncated inside a hunk"):
         parse_edits("--- a/a.py\n+++ b/a.py\n@@ -1,3 +1,3 @@\n one\n-two\n")
+
+
+def test_whole_file_rewrite_keeps_a_header_the_model_left_out():
+    content = '"""Docstring."""\n\nimport os\n\n\ndef f():\n    return 1\n'
+    edit = Edit("a.py", "", "def f():\n    return 2\n", whole=True)
+    assert apply_edit(content, edit) == '"""Docstring."""\n\nimport os\n\n\ndef f():\n    return 2\n'
+    tail_dropped = Edit("a.py", "", '"""Docstring."""\n\nimport os\n', whole=True)
+    assert apply_edit(content, tail_dropped) == content
