@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterator
 
@@ -432,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repo", default=".")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_undo)
+
+    # Commands of packages layered above the core (the LSP adapter) register through an entry point,
+    # so that the core never imports them.
+    for ep in entry_points(group="codeassist.commands"):
+        ep.load()(sub)
     return p
 
 

@@ -6,6 +6,7 @@ repository index; ``complete`` turns a ``CompletionRequest`` into a ``Completion
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -101,7 +102,8 @@ class CompletionService:
     """Completions for one repository with one model; reusable across requests (and threads, serially)."""
 
     def __init__(self, index: Index, *, model_name: str | None = None, loaded: LoadedModel | None = None,
-                 options: PackOptions | None = None, rope_mode: str = rope.DEFAULT_MODE):
+                 options: PackOptions | None = None, rope_mode: str = rope.DEFAULT_MODE,
+                 index_lock: threading.RLock | None = None):
         self.index = index
         self.ranker = Ranker(index)
         self.loaded = loaded or load_model(model_name)
@@ -112,6 +114,7 @@ class CompletionService:
         self.rope_mode = rope_mode
         self.context_cache = ContextCache()
         self.count_tokens = lru_cache(maxsize=65536)(self._count_tokens)
+        self.index_lock = index_lock or threading.RLock()  # held while reading the index, not while generating
 
     def _count_tokens(self, text: str) -> int:
         return len(self.loaded.tokenizer.encode(text, add_special_tokens=False))
@@ -127,12 +130,13 @@ class CompletionService:
     def complete(self, req: CompletionRequest, *, cancel: CancelFn | None = None, on_text: TokenFn | None = None) -> CompletionResult:
         """Completes at the request's cursor; raises engine.Cancelled, PositionError, OSError."""
         t0 = time.perf_counter()
-        if req.text is not None:
-            self.index.update_buffer(req.path, req.text)
-        text = req.text if req.text is not None else self.index.read_text(req.path)
-        check_position(req.path, text, req.line, req.column)
-        prefix, suffix = split_at(text, req.line, req.column)
-        context = self.context_for(req, text)
+        with self.index_lock:
+            if req.text is not None:
+                self.index.update_buffer(req.path, req.text)
+            text = req.text if req.text is not None else self.index.read_text(req.path)
+            check_position(req.path, text, req.line, req.column)
+            prefix, suffix = split_at(text, req.line, req.column)
+            context = self.context_for(req, text)
         t1 = time.perf_counter()
         prompt = pack_prompt(self.format, self.index.root.name, req.path, prefix, suffix, context, self.options, self.count_tokens)
         ids = self.loaded.tokenizer.encode(prompt.text, add_special_tokens=False)

@@ -1,0 +1,57 @@
+"""Conversions between LSP shapes and codeassist's: URIs to repository paths, positions, results.
+
+LSP positions are 0-based lines and 0-based columns in the negotiated encoding (UTF-16 by default);
+codeassist's ``CompletionRequest`` takes a 1-based line and a 0-based column in code points. pygls'
+``TextDocument.position_from_client_units`` does the encoding part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types
+from pygls import uris
+from pygls.workspace import TextDocument
+
+from codeassist.completion import CompletionRequest, CompletionResult
+
+
+def lsp_path(uri: str) -> Path | None:
+    """The filesystem path of a ``file:`` URI, or None for other schemes."""
+    path = uris.to_fs_path(uri)
+    return Path(path) if path and uri.startswith("file:") else None
+
+
+def lsp_request(document: TextDocument, rel_path: str, position: types.Position, max_new_tokens: int) -> CompletionRequest:
+    """A CompletionRequest at an LSP position (0-based, client units) of an open document."""
+    server_pos = document.position_from_client_units(position)
+    return CompletionRequest(rel_path, server_pos.line + 1, server_pos.character, text=document.source,
+                             max_new_tokens=max_new_tokens)
+
+
+def lsp_inline_items(text: str, position: types.Position) -> types.InlineCompletionList:
+    if not text:
+        return types.InlineCompletionList(items=[])
+    return types.InlineCompletionList(items=[
+        types.InlineCompletionItem(insert_text=text, range=types.Range(start=position, end=position))
+    ])
+
+
+def lsp_completion_items(text: str, position: types.Position) -> types.CompletionList:
+    if not text:
+        return types.CompletionList(is_incomplete=True, items=[])
+    label = text.strip().split("\n", 1)[0][:60] or text[:60]
+    item = types.CompletionItem(
+        label=label, kind=types.CompletionItemKind.Text, detail="codeassist", insert_text=text,
+        text_edit=types.TextEdit(range=types.Range(start=position, end=position), new_text=text),
+        sort_text="0", preselect=True,
+    )
+    return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def lsp_status(state: str, message: str, result: CompletionResult | None = None) -> dict:
+    """The payload of the ``codeassist/status`` notification."""
+    payload = {"state": state, "message": message}
+    if result is not None:
+        payload["lastLatencyMs"] = round(result.latency_ms)
+    return payload

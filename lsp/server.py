@@ -1,0 +1,320 @@
+"""``codeassist lsp``: a pygls language server over codeassist, a thin adapter.
+
+Handlers fetch the document, call the core, convert (``lsp.convert``) and return. Long work runs off the
+event loop: indexing (with cancellable ``$/progress``) and model loading in a background thread at start,
+each completion in a worker thread with a cancel flag checked at every generated token. Until the model
+is ready, completion requests return at once with no items and a ``codeassist/status`` notification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from codeassist import __version__
+from codeassist.completion import CompletionService
+from codeassist.engine import Cancelled
+from codeassist.models import ModelError, load_model
+from codeassist.packer import PackOptions
+from codeassist.position import PositionError
+from indexer.index import Index, IndexError_
+from indexer.languages import language_for_path
+from indexer.store import IndexBusy
+from lsp import convert
+from lsp.options import MAX_DOCUMENT_BYTES, ServerOptions, parse_options
+
+log = logging.getLogger("codeassist.lsp")
+STATUS = "codeassist/status"
+
+
+@dataclass
+class LastSuggestion:
+    """The last completion shown for a document, for typed-ahead reuse."""
+
+    uri: str
+    line: int  # 0-based
+    line_prefix: str  # the line's text before the cursor when it was made
+    text: str
+
+
+class CodeAssistServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("codeassist", __version__)
+        self.options = ServerOptions()
+        self.root: Path | None = None
+        self.index: Index | None = None
+        self.service: CompletionService | None = None
+        self.state = "starting"  # starting | indexing | loading | ready | failed
+        self.state_message = ""
+        self.index_lock = threading.RLock()  # the Index is shared by the loop and worker threads
+        self.pending: dict[str, tuple[int, asyncio.Event | threading.Event]] = {}
+        self.last: LastSuggestion | None = None
+        self.cancel_indexing = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None  # pygls runs the loop; captured at initialize
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    def notify_threadsafe(self, method: str, payload: Any) -> None:
+        self.loop.call_soon_threadsafe(self.protocol.notify, method, payload)
+
+    def set_state(self, state: str, message: str = "") -> None:
+        self.state, self.state_message = state, message
+        log.info("state %s %s", state, message)
+        self.notify_threadsafe(STATUS, convert.lsp_status(state, message))
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        self.loop.call_soon_threadsafe(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+
+    def repo_path(self, uri: str) -> str | None:
+        """The repository-relative path of a document the server handles, or None."""
+        path = convert.lsp_path(uri)
+        if path is None or self.index is None:
+            return None
+        try:
+            rel = self.index.relpath(path)
+        except IndexError_:
+            return None
+        lang = language_for_path(rel)
+        return rel if lang and lang.name in self.options.languages else None
+
+    # -- start-up --------------------------------------------------------------------------------------
+    def start_background(self) -> None:
+        threading.Thread(target=self._prepare, name="codeassist-start", daemon=True).start()
+
+    def _prepare(self) -> None:
+        try:
+            self._prepare_inner()
+        except Exception as e:  # noqa: BLE001 - the top of a thread: report, keep serving what we can
+            log.exception("start-up failed")
+            self.set_state("failed", f"start-up failed: {e}")
+
+    def _prepare_inner(self) -> None:
+        if self.root is not None:
+            self.reindex()
+        self.set_state("loading", f"loading model {self.options.model or 'default'}")
+        try:
+            loaded = load_model(self.options.model)
+        except ModelError as e:
+            self.set_state("failed", str(e))
+            self.show(f"codeassist: the model could not be loaded: {e}", types.MessageType.Error)
+            return
+        if self.index is None:
+            self.set_state("failed", "no workspace folder to index")
+            return
+        opts = PackOptions(context_tokens=self.options.context_tokens, max_new_tokens=self.options.max_new_tokens)
+        self.service = CompletionService(self.index, loaded=loaded, options=opts, rope_mode=self.options.rope_scaling,
+                                         index_lock=self.index_lock)
+        self.set_state("ready", f"{loaded.name} ready")
+
+    def reindex(self) -> None:
+        """Refreshes the on-disk index with ``$/progress`` reports; cancellable from the client."""
+        token = f"codeassist-index-{uuid.uuid4().hex[:8]}"
+        self.set_state("indexing", f"indexing {self.root}")
+        self.cancel_indexing.clear()
+        can_report = self.client_supports_progress()
+        if can_report:
+            fut = asyncio.run_coroutine_threadsafe(self.work_done_progress.create_async(token), self.loop)
+            try:
+                fut.result(timeout=10)
+            except Exception:  # noqa: BLE001 - a client that refuses progress still gets an index
+                can_report = False
+        if can_report:
+            self._progress("begin", token, types.WorkDoneProgressBegin(title="codeassist: indexing", cancellable=True, percentage=0))
+
+        def report(done: int, total: int) -> None:
+            if self.cancel_indexing.is_set():
+                raise KeyboardInterrupt  # stops the refresh; the index keeps what was committed before
+            if can_report and total and (done % 50 == 0 or done == total):
+                self._progress("report", token, types.WorkDoneProgressReport(message=f"{done}/{total} files",
+                                                                           percentage=int(100 * done / total)))
+
+        message = "indexing cancelled"
+        try:
+            with self.index_lock:
+                if self.index is None:
+                    self.index = Index(self.root)
+                stats = self.index.refresh(report)
+            message = f"{stats.files} files, {stats.symbols} symbols in {stats.seconds:.1f} s"
+        except KeyboardInterrupt:
+            pass
+        except (IndexError_, IndexBusy, OSError) as e:
+            message = f"indexing failed: {e}"
+            self.show(f"codeassist: {message}")
+        if can_report:
+            self._progress("end", token, types.WorkDoneProgressEnd(message=message))
+        self.notify_threadsafe(STATUS, convert.lsp_status("indexed", message))
+
+    def client_supports_progress(self) -> bool:
+        caps = self.client_capabilities.window
+        return bool(caps and caps.work_done_progress)
+
+    def _progress(self, kind: str, token: str, value: Any) -> None:
+        self.loop.call_soon_threadsafe(getattr(self.work_done_progress, kind), token, value)
+
+    # -- completion -------------------------------------------------------------------------------------
+    async def suggest(self, uri: str, position: types.Position) -> str:
+        """The completion text at ``position`` of an open document ("" when there is none)."""
+        if self.state != "ready" or self.service is None:
+            self.protocol.notify(STATUS, convert.lsp_status(self.state, self.state_message or "not ready yet"))
+            return ""
+        rel = self.repo_path(uri)
+        if rel is None:
+            return ""
+        document = self.workspace.get_text_document(uri)
+        source = document.source
+        if len(source.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES or "\0" in source[:8192]:
+            return ""
+        server_pos = document.position_from_client_units(position)
+        lines = source.split("\n")
+        if server_pos.line >= len(lines) or server_pos.character > len(lines[server_pos.line]):
+            return ""
+        line_prefix = lines[server_pos.line][: server_pos.character]
+        last = self.last
+        if last and last.uri == uri and last.line == server_pos.line and line_prefix.startswith(last.line_prefix):
+            typed = line_prefix[len(last.line_prefix):]
+            if last.text.startswith(typed) and len(typed) < len(last.text):
+                return last.text[len(typed):]  # typed-ahead: the rest of the last suggestion, no model
+        request = convert.lsp_request(document, rel, position, self.options.max_new_tokens)
+        previous = self.pending.get(uri)
+        if previous:
+            previous[1].set()  # a newer request for the same document cancels the older one
+        cancel = threading.Event()
+        self.pending[uri] = (id(cancel), cancel)
+        try:
+            result = await asyncio.to_thread(self.service.complete, request, cancel=cancel.is_set)
+        except asyncio.CancelledError:
+            cancel.set()  # $/cancelRequest: the worker stops within one token
+            raise
+        except Cancelled:
+            return ""
+        except (PositionError, OSError) as e:
+            log.warning("completion failed for %s: %s", uri, e)
+            return ""
+        finally:
+            if self.pending.get(uri, (None,))[0] == id(cancel):
+                del self.pending[uri]
+        self.last = LastSuggestion(uri, server_pos.line, line_prefix, result.completion)
+        self.protocol.notify(STATUS, convert.lsp_status("ready", "completed", result))
+        return result.completion
+
+
+server = CodeAssistServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: CodeAssistServer, params: types.InitializeParams) -> None:
+    ls.loop = asyncio.get_running_loop()
+    options, errors = parse_options(params.initialization_options)
+    ls.options = options
+    for e in errors:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"codeassist: {e}"))
+    folders = params.workspace_folders or []
+    root = convert.lsp_path(folders[0].uri) if folders else (convert.lsp_path(params.root_uri) if params.root_uri else None)
+    ls.root = root if root and root.is_dir() else None
+
+
+@server.feature(types.INITIALIZED)
+def initialized(ls: CodeAssistServer, params: types.InitializedParams) -> None:
+    ls.start_background()
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: CodeAssistServer, params: types.DidChangeConfigurationParams) -> None:
+    settings = params.settings.get("codeassist", params.settings) if isinstance(params.settings, dict) else params.settings
+    options, errors = parse_options(settings)
+    for e in errors:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"codeassist: {e}"))
+    if ls.service is not None:
+        ls.service.options = PackOptions(context_tokens=options.context_tokens, max_new_tokens=options.max_new_tokens)
+        ls.service.rope_mode = options.rope_scaling
+    ls.options = options
+
+
+@server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+def progress_cancel(ls: CodeAssistServer, params: types.WorkDoneProgressCancelParams) -> None:
+    ls.cancel_indexing.set()
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+async def did_save(ls: CodeAssistServer, params: types.DidSaveTextDocumentParams) -> None:
+    rel = ls.repo_path(params.text_document.uri)
+    if rel is not None and ls.index is not None:
+        await asyncio.to_thread(_update_file, ls, rel)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: CodeAssistServer, params: types.DidCloseTextDocumentParams) -> None:
+    rel = ls.repo_path(params.text_document.uri)
+    if rel is not None and ls.index is not None:
+        with ls.index_lock:
+            ls.index.drop_buffer(rel)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+async def did_change_watched_files(ls: CodeAssistServer, params: types.DidChangeWatchedFilesParams) -> None:
+    for change in params.changes:
+        rel = ls.repo_path(change.uri)
+        if rel is not None and ls.index is not None:
+            await asyncio.to_thread(_update_file, ls, rel)
+
+
+def _update_file(ls: CodeAssistServer, rel: str) -> None:
+    with ls.index_lock:
+        try:
+            ls.index.update_file(rel)
+        except (IndexError_, OSError) as e:
+            log.warning("could not re-index %s: %s", rel, e)
+
+
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+async def inline_completion(ls: CodeAssistServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    if not ls.options.inline_completion:
+        return types.InlineCompletionList(items=[])
+    return convert.lsp_inline_items(await ls.suggest(params.text_document.uri, params.position), params.position)
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
+async def completion(ls: CodeAssistServer, params: types.CompletionParams) -> types.CompletionList:
+    return convert.lsp_completion_items(await ls.suggest(params.text_document.uri, params.position), params.position)
+
+
+@server.command("codeassist.status")
+def status_command(ls: CodeAssistServer, *args: Any) -> dict:
+    with ls.index_lock:
+        stats = ls.index.store.stats() if ls.index is not None else {}
+    return {"state": ls.state, "message": ls.state_message, "root": str(ls.root) if ls.root else None, **stats}
+
+
+@server.command("codeassist.reindex")
+async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
+    if ls.root is None:
+        return {"state": ls.state, "message": "no workspace folder"}
+    await asyncio.to_thread(ls.reindex)
+    if ls.service is not None:
+        ls.set_state("ready", ls.state_message)
+    return status_command(ls)
+
+
+# -- command line ----------------------------------------------------------------------------------------
+def add_command(subparsers: argparse._SubParsersAction) -> None:
+    """Registers ``codeassist lsp`` (found through the ``codeassist.commands`` entry point)."""
+    s = subparsers.add_parser("lsp", help="run the language server (stdio by default)")
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (for debugging)")
+    s.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0

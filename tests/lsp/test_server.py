@@ -1,0 +1,142 @@
+"""The language server end to end over stdio with the real default model (one server for the module)."""
+
+import asyncio
+import json
+import sys
+import time
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from tests.codeassist.conftest import FIXTURES, make_git_repo
+
+CHECKOUT = "shop/checkout.py"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return make_git_repo(FIXTURES / "shop", tmp_path_factory.mktemp("lsp") / "shop")
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "codeassist", "lsp"]),
+)
+async def client(lsp_client: LanguageClient, repo):
+    params = types.InitializeParams(
+        capabilities=client_capabilities("neovim"),
+        root_uri=repo.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name="shop")],
+        initialization_options={"maxNewTokens": 24, "ropeScaling": "bogus", "colour": "blue"},
+    )
+    await lsp_client.initialize_session(params)
+    deadline = time.monotonic() + 600
+    while True:  # the model loads in the background; wait for it once for the whole module
+        status = await lsp_client.workspace_execute_command_async(types.ExecuteCommandParams(command="codeassist.status"))
+        if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
+            break
+        if status["state"] == "starting" and time.monotonic() > deadline - 540:
+            break  # nothing happened within a minute: start-up is broken
+        await asyncio.sleep(0.5)
+    assert status["state"] == "ready", status
+    yield
+    await lsp_client.shutdown_session()
+
+
+def open_doc(client, repo, path, text=None, version=1):
+    uri = (repo / path).as_uri()
+    text = text if text is not None else (repo / path).read_text()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+    return uri
+
+
+def inline(client, uri, line, character):
+    return client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_bad_settings_are_reported_and_replaced_by_defaults(client: LanguageClient):
+    text = " ".join(m.message for m in client.messages)
+    assert "ropeScaling" in text and "colour" in text
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_status_reports_the_index(client: LanguageClient):
+    status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="codeassist.status"))
+    assert status["files"] == 4 and status["symbols"] > 5
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_inline_completion_uses_the_repository_context(client: LanguageClient, repo):
+    uri = open_doc(client, repo, CHECKOUT)
+    result = await inline(client, uri, 6, 20)
+    assert result.items[0].insert_text.startswith("compute_invoice_total("), result.items[0].insert_text
+    assert result.items[0].range.start == types.Position(line=6, character=20)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_typed_ahead_reuses_the_last_suggestion_without_the_model(client: LanguageClient, repo):
+    uri = (repo / CHECKOUT).as_uri()
+    first = (await inline(client, uri, 6, 20)).items[0].insert_text
+    text = (repo / CHECKOUT).read_text().replace("total = pricing.\n", "total = pricing.comp\n")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    t = time.perf_counter()
+    rest = (await inline(client, uri, 6, 24)).items[0].insert_text
+    assert first == "comp" + rest
+    assert time.perf_counter() - t < 1.0  # answered from the last suggestion: no model call
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_completion_item_for_clients_without_inline_completion(client: LanguageClient, repo):
+    uri = open_doc(client, repo, CHECKOUT, version=3)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=6, character=20)))
+    assert result.items[0].text_edit.new_text.startswith("compute_invoice_total(")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_utf16_positions_with_emoji_and_cjk(client: LanguageClient, repo):
+    line = '    note = "🎉价格" + pricing.'
+    text = (repo / CHECKOUT).read_text().replace("    total = pricing.\n", line + "\n")
+    uri = open_doc(client, repo, CHECKOUT, text=text, version=4)
+    utf16_end = len(line.encode("utf-16-le")) // 2  # the emoji is two UTF-16 units
+    result = await inline(client, uri, 6, utf16_end)
+    completion = result.items[0].insert_text
+    assert completion[:1].isidentifier(), completion  # continues after "pricing.", not mid-token
+    assert not completion.startswith("pricing")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_newer_request_for_the_same_document_cancels_the_older(client: LanguageClient, repo):
+    uri = open_doc(client, repo, "shop/inventory.py", version=1)
+    older = asyncio.ensure_future(inline(client, uri, 10, 0))
+    await asyncio.sleep(0.3)
+    newer = await inline(client, uri, 12, 0)
+    assert not (await older).items
+    assert newer.items
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_bad_input_gets_an_empty_result_or_an_error_and_the_server_keeps_serving(client: LanguageClient, repo):
+    unknown = await inline(client, "file:///nonexistent/elsewhere.py", 0, 0)
+    assert not unknown.items
+    uri = (repo / CHECKOUT).as_uri()
+    past_end = await inline(client, uri, 500, 3)
+    assert not past_end.items
+    # malformed params, written as raw JSON-RPC (the typed client would refuse to serialise them)
+    future = asyncio.get_running_loop().create_future()
+    client.protocol._request_futures["malformed-1"] = future
+    body = json.dumps({"jsonrpc": "2.0", "id": "malformed-1", "method": "textDocument/inlineCompletion",
+                       "params": {"textDocument": 42}})
+    client.protocol.writer.write(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+    with pytest.raises(Exception):
+        await asyncio.wait_for(future, 30)
+    again = await inline(client, uri, 6, 20)
+    assert again.items
