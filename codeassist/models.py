@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "default"  # the built-in Qwen2.5-Coder-0.5B-Instruct GGUF, see codeassist.weights
 MODEL_ENV = "CODEASSIST_MODEL"  # environment variable naming the model when --model is not given
 DEFAULT_DTYPE = "bfloat16"  # measured faster than float32 for decode on this CPU (8.8 vs 6.1 tokens/s)
+THREADS_ENV = "CODEASSIST_THREADS"  # torch threads for inference; default: torch's own (all cores)
+# With more torch threads than free cores, decode collapses (measured here with one core busy: 7.2 tokens/s
+# on 1 thread, 1.1 on 2), so a machine shared with other work should set CODEASSIST_THREADS.
 
 
 class ModelError(RuntimeError):
@@ -135,6 +138,11 @@ def load_model(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # progress is ours to show (rich, $/progress), not tqdm's
+    if threads := os.environ.get(THREADS_ENV):
+        try:
+            torch.set_num_threads(max(1, int(threads)))
+        except ValueError:
+            raise ModelError(f"{THREADS_ENV}={threads!r} is not a number of threads") from None
     name = resolve_model_name(name)
     t0 = time.perf_counter()
     directory, source = prepare_checkpoint(name, progress)

@@ -202,6 +202,19 @@ def pick_edit_file(corpus: Corpus) -> str:
     return ordered[len(ordered) // 2][0]
 
 
+def codeassist_revision() -> str:
+    """The checkout's commit, and whether ``indexer/`` differs from it (the code being measured)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--", "indexer")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"commit {commit}" + (", indexer/ modified" if dirty else ", indexer/ clean")
+
+
 def machine_info(ctags: str) -> dict:
     cpu = ""
     try:
@@ -218,6 +231,7 @@ def machine_info(ctags: str) -> dict:
     import tree_sitter
 
     return {
+        "codeassist": codeassist_revision(),
         "nproc": usable,
         "cpu_count": os.cpu_count(),
         "cpu": cpu or platform.processor(),
@@ -267,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console.print(f"[bold]Machine[/]: nproc={info['nproc']} (os.cpu_count={info['cpu_count']}), {info['cpu']}; "
                   f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    console.print(f"[bold]Code[/]: codeassist {info['codeassist']}")
     console.print(f"[bold]Python[/]: {info['python']} on {info['platform']}; tree-sitter {info['tree_sitter']}; {info['ctags']}")
     console.print(
         f"[bold]Corpus[/]: {corpus.source} (.py, without site-packages) copied to a temp dir in {t_copy:.2f} s: "

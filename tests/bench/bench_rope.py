@@ -26,9 +26,12 @@ Factor 0 (in the default list) is the needles and queries with no filler at all:
 with no distance to bridge, the ceiling for the longer rows (SmolLM2-135M confuses the 8 similar constants
 even then).
 
-Reported per configuration: recall (k/8), perplexity of filler tokens in position bins [0,25%), [25,50%),
-[50,75%), [75,100%) of the shared prompt, perplexity of filler tokens at positions >= the native window
-(when there are any), prefill seconds and total seconds. The exit status is 0 whatever the results (this is
+Reported per configuration: recall (k/8); choice (k/8): for how many needles, scoring all 8 values
+teacher-forced after the query, the needle's own value is the likeliest (less noisy than greedy recall with a
+model this small); value NLL: the own value's mean NLL per token; perplexity of filler tokens in position bins
+[0,25%), [25,50%), [50,75%), [75,100%) of the shared prompt; perplexity of filler tokens at positions >= the
+native window (when there are any); prefill seconds and total seconds. Bins of different lengths cover
+different text, so compare modes within one length. The exit status is 0 whatever the results (this is
 a measurement, not a gate).
 """
 
@@ -203,6 +206,8 @@ class Result:
     length: int
     shared_tokens: int
     hits: int = 0
+    choice_hits: int = 0  # the needle's own value is the likeliest of the 8 values
+    value_nll: float = 0.0  # mean over needles of the own value's NLL per token (closing quote included)
     generations: list[dict] = field(default_factory=list)
     ppl_bins: list[float | None] = field(default_factory=list)
     ppl_beyond: float | None = None  # filler positions >= native window
@@ -237,7 +242,8 @@ def measure(lm, prompt: Prompt, needles: list[Needle], chunk: int, max_new: int,
     prefill_s = time.perf_counter() - t0
     assert cache.get_seq_length() == S, (cache.get_seq_length(), S)
 
-    generations, hits = [], 0
+    generations, hits, choice_hits, value_nll = [], 0, 0, []
+    candidates = [tok(n.value + '"', add_special_tokens=False)["input_ids"] for n in needles]
     for needle, q in zip(needles, prompt.queries):
         out = model(input_ids=torch.tensor([q]), cache=cache, use_cache=True, logits_to_keep=1)
         generated: list[int] = []
@@ -253,6 +259,19 @@ def measure(lm, prompt: Prompt, needles: list[Needle], chunk: int, max_new: int,
         generations.append({"name": needle.name, "value": needle.value, "text": text, "hit": hit})
         cache.crop(-(cache.get_seq_length() - S))  # negative: tokens to drop from the end
         assert cache.get_seq_length() == S
+
+        # multiple choice: log-likelihood of each needle's value (with its closing quote) after this query
+        scores = []
+        for cand in candidates:
+            out = model(input_ids=torch.tensor([q + cand]), cache=cache, use_cache=True, logits_to_keep=0)
+            logp = torch.log_softmax(out.logits[0, len(q) - 1 : -1].float(), dim=-1)
+            scores.append(float(logp.gather(1, torch.tensor(cand)[:, None]).sum()))
+            cache.crop(-(cache.get_seq_length() - S))
+        own = needles.index(needle)
+        chosen = max(range(len(scores)), key=scores.__getitem__)
+        choice_hits += chosen == own
+        value_nll.append(-scores[own] / len(candidates[own]))
+        generations[-1].update(choice=needles[chosen].value, scores=scores)
     total_s = time.perf_counter() - t0
 
     pos = torch.arange(S)
@@ -264,7 +283,8 @@ def measure(lm, prompt: Prompt, needles: list[Needle], chunk: int, max_new: int,
     beyond = filler & (pos >= native)
     within = filler & (pos < native)
     return {
-        "hits": hits, "generations": generations, "ppl_bins": bins,
+        "hits": hits, "choice_hits": choice_hits, "value_nll": sum(value_nll) / len(value_nll),
+        "generations": generations, "ppl_bins": bins,
         "ppl_beyond": ppl(nll[beyond]) if S > native else None, "ppl_within": ppl(nll[within]),
         "prefill_s": prefill_s, "total_s": total_s,
     }
@@ -280,6 +300,8 @@ def results_table(results: list[Result], native: int) -> Table:
     t.add_column("RoPE applied")
     t.add_column("tokens", justify="right")
     t.add_column("recall", justify="right")
+    t.add_column("choice", justify="right")
+    t.add_column("value NLL", justify="right")
     for label in BIN_LABELS:
         t.add_column(f"ppl {label}", justify="right")
     t.add_column(f"ppl ≥{native}", justify="right")
@@ -288,7 +310,8 @@ def results_table(results: list[Result], native: int) -> Table:
     for r in results:
         same = f" (= {r.same_as})" if r.same_as else ""
         t.add_row(
-            r.mode, r.scaling + same, f"{r.length:,}", f"{r.hits}/{N_NEEDLES}",
+            r.mode, r.scaling + same, f"{r.length:,}", f"{r.hits}/{N_NEEDLES}", f"{r.choice_hits}/{N_NEEDLES}",
+            f"{r.value_nll:.2f}",
             *(fmt_ppl(v) for v in r.ppl_bins), fmt_ppl(r.ppl_beyond),
             f"{r.prefill_s:.0f}", f"{r.total_s:.0f}",
         )
@@ -296,12 +319,14 @@ def results_table(results: list[Result], native: int) -> Table:
 
 
 def markdown_table(results: list[Result], native: int) -> str:
-    head = ["mode", "RoPE applied", "tokens", "recall", *(f"ppl {b}" for b in BIN_LABELS), f"ppl ≥{native}",
+    head = ["mode", "RoPE applied", "tokens", "recall", "choice", "value NLL",
+            *(f"ppl {b}" for b in BIN_LABELS), f"ppl ≥{native}",
             "prefill s", "total s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in results:
         same = f" (= {r.same_as}, not rerun)" if r.same_as else ""
-        row = [r.mode, r.scaling + same, f"{r.length:,}", f"{r.hits}/{N_NEEDLES}",
+        row = [r.mode, r.scaling + same, f"{r.length:,}", f"{r.hits}/{N_NEEDLES}", f"{r.choice_hits}/{N_NEEDLES}",
+               f"{r.value_nll:.2f}",
                *(fmt_ppl(v) for v in r.ppl_bins), fmt_ppl(r.ppl_beyond), f"{r.prefill_s:.0f}", f"{r.total_s:.0f}"]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -363,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                 prev = measured[label]
                 r = Result(**{**asdict(prev), "mode": mode, "same_as": prev.mode})
                 results.append(r)
-                console.print(f"{mode} @ {prompt.length}: {label}, identical to {prev.mode}, not rerun", highlight=False)
+                console.print(f"{mode} @ {prompt.length}: {label}, identical to {prev.mode}, not rerun",
+                              highlight=False)
                 continue
             rope.apply_scaling(lm.model, scaling)
             m = measure(lm, prompt, needles, args.chunk, args.max_new_tokens, native)
@@ -373,20 +399,23 @@ def main(argv: list[str] | None = None) -> int:
             measured[label] = r
             results.append(r)
             console.print(
-                f"{mode} @ {prompt.length} ({label}): recall {r.hits}/{N_NEEDLES}, ppl bins "
+                f"{mode} @ {prompt.length} ({label}): recall {r.hits}/{N_NEEDLES}, choice {r.choice_hits}/{N_NEEDLES}, "
+                f"value NLL {r.value_nll:.2f}, ppl bins "
                 f"{', '.join(fmt_ppl(v) for v in r.ppl_bins)}, beyond {fmt_ppl(r.ppl_beyond)}, "
                 f"prefill {r.prefill_s:.0f} s, total {r.total_s:.0f} s", highlight=False,
             )
             if args.show or r.hits < N_NEEDLES:
                 for g in r.generations:
                     mark = "hit " if g["hit"] else "miss"
-                    console.print(f"    {mark} {g['name']}={g['value']!r} -> {g['text']!r}", highlight=False, markup=False)
+                    console.print(f"    {mark} {g['name']}={g['value']!r} -> {g['text']!r} (likeliest value "
+                                  f"{g['choice']!r})", highlight=False, markup=False)
 
     runtime = time.perf_counter() - t_start
     console.print(results_table(results, native))
     console.print(f"runtime {runtime:.0f} s (model load {lm.load_seconds:.1f} s); recall: greedy {args.max_new_tokens} "
-                  f"tokens after `assert SECRET_<WORD> == \"`, hit when the text starts with the value; ppl over "
-                  f"filler tokens only; prefill chunk {args.chunk}")
+                  f"tokens after `assert SECRET_<WORD> == \"`, hit when the text starts with the value; choice: the "
+                  f"needle's own value is the likeliest of the 8 values after its query; value NLL: its mean NLL per "
+                  f"token (nats); ppl over filler tokens only; prefill chunk {args.chunk}")
     meta = {
         "date": dt.datetime.now().isoformat(timespec="seconds"), "gguf": str(gguf), "native_context": native,
         "rope_parameters": params, "dtype": args.dtype, "threads": torch.get_num_threads(), "chunk": args.chunk,
