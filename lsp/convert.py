@@ -55,3 +55,35 @@ def lsp_status(state: str, message: str, result: CompletionResult | None = None)
     if result is not None:
         payload["lastLatencyMs"] = round(result.latency_ms)
     return payload
+
+
+PATCH_ANNOTATION = "codeassist-patch"
+
+
+def lsp_workspace_edit(changes: list, root: Path, open_documents: dict[str, TextDocument]) -> types.WorkspaceEdit:
+    """A WorkspaceEdit with ``documentChanges`` for planned FileChanges (see codeassist.apply).
+
+    Open documents are versioned; every edit carries an annotation that asks the client to confirm.
+    Modified files are replaced whole (range from the start to the end of the current text).
+    """
+    doc_changes: list = []
+    for c in changes:
+        uri = (root / c.path).as_uri()
+        doc = open_documents.get(uri)
+        version = doc.version if doc is not None else None
+        ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+        if c.old is None:
+            doc_changes.append(types.CreateFile(uri=uri, annotation_id=PATCH_ANNOTATION))
+        if c.new is None:
+            doc_changes.append(types.DeleteFile(uri=uri, annotation_id=PATCH_ANNOTATION))
+            continue
+        old_text = doc.source if doc is not None else (c.old or b"").decode("utf-8", "replace")
+        lines = old_text.split("\n")
+        end = types.Position(line=len(lines) - 1, character=len(lines[-1].encode("utf-16-le")) // 2)
+        edit = types.AnnotatedTextEdit(range=types.Range(start=types.Position(line=0, character=0), end=end),
+                                       new_text=c.new.decode("utf-8", "replace"), annotation_id=PATCH_ANNOTATION)
+        doc_changes.append(types.TextDocumentEdit(text_document=ident, edits=[edit]))
+    return types.WorkspaceEdit(
+        document_changes=doc_changes,
+        change_annotations={PATCH_ANNOTATION: types.ChangeAnnotation(label="codeassist patch", needs_confirmation=True)},
+    )

@@ -25,6 +25,7 @@ from codeassist.completion import CompletionService
 from codeassist.engine import Cancelled
 from codeassist.models import ModelError, load_model
 from codeassist.packer import PackOptions
+from codeassist.patch import propose_patch
 from codeassist.position import PositionError
 from indexer.index import Index, IndexError_
 from indexer.languages import language_for_path
@@ -301,6 +302,68 @@ async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
     if ls.service is not None:
         ls.set_state("ready", ls.state_message)
     return status_command(ls)
+
+
+# -- patches ------------------------------------------------------------------------------------------
+SUGGEST_PATCH = "Suggest patch…"
+
+
+def _propose(ls: CodeAssistServer, instruction: str, files: list[str]):
+    svc = ls.service
+    with ls.index_lock:
+        return propose_patch(ls.index, svc.loaded, svc.engine, instruction, named_files=files,
+                             rope_mode=ls.options.rope_scaling)
+
+
+def _open_documents(ls: CodeAssistServer) -> dict:
+    return dict(ls.workspace.text_documents)
+
+
+@server.command("codeassist.patch")
+async def patch_command(ls: CodeAssistServer, *args: Any) -> dict:
+    """args: [{"instruction": str, "files": [uri, ...]}]; proposes a patch and asks the client to apply it."""
+    arg = args[0] if args and isinstance(args[0], dict) else {}
+    instruction = arg.get("instruction")
+    if not isinstance(instruction, str) or not instruction.strip():
+        return {"applied": False, "errors": ["codeassist.patch needs {\"instruction\": \"...\"}"]}
+    if ls.state != "ready" or ls.service is None:
+        return {"applied": False, "errors": [f"not ready: {ls.state} {ls.state_message}"]}
+    files = [p for p in (ls.repo_path(u) for u in arg.get("files") or [] if isinstance(u, str)) if p]
+    proposal = await asyncio.to_thread(_propose, ls, instruction, files)
+    if not proposal.ok:
+        return {"applied": False, "errors": proposal.errors, "attempts": proposal.attempts}
+    edit = convert.lsp_workspace_edit(proposal.changes, ls.index.root, _open_documents(ls))
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="codeassist patch"))
+    return {"applied": bool(result and result.applied), "files": [c.path for c in proposal.changes],
+            "attempts": proposal.attempts, "errors": []}
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True))
+def code_action(ls: CodeAssistServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """"Suggest patch…" for a selection or diagnostics; the edit is computed lazily in codeAction/resolve."""
+    if ls.repo_path(params.text_document.uri) is None or ls.state != "ready":
+        return []
+    problems = [d.message for d in params.context.diagnostics]
+    return [types.CodeAction(title=SUGGEST_PATCH, kind=types.CodeActionKind.QuickFix,
+                             data={"uri": params.text_document.uri, "range": [params.range.start.line, params.range.end.line],
+                                   "problems": problems})]
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    rel = ls.repo_path(data.get("uri", ""))
+    if rel is None or ls.service is None:
+        return action
+    first, last = (data.get("range") or [0, 0])[:2]
+    problems = "; ".join(p for p in data.get("problems", []) if isinstance(p, str))
+    instruction = (f"Fix these problems in {rel} lines {first + 1}-{last + 1}: {problems}" if problems
+                   else f"Fix or complete the code in {rel} lines {first + 1}-{last + 1}.")
+    proposal = await asyncio.to_thread(_propose, ls, instruction, [rel])
+    if proposal.ok:
+        action.edit = convert.lsp_workspace_edit(proposal.changes, ls.index.root, _open_documents(ls))
+    return action
 
 
 # -- command line ----------------------------------------------------------------------------------------

@@ -140,3 +140,43 @@ async def test_bad_input_gets_an_empty_result_or_an_error_and_the_server_keeps_s
         await asyncio.wait_for(future, 30)
     again = await inline(client, uri, 6, 20)
     assert again.items
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_patch_command_sends_a_multi_file_workspace_edit_for_confirmation(client: LanguageClient, repo):
+    received = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams):
+        received.append(params.edit)
+        return types.ApplyWorkspaceEditResult(applied=False)  # the user declined: nothing is written
+
+    before = (repo / "shop/pricing.py").read_text()
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="codeassist.patch",
+        arguments=[{"instruction": "Rename the function apply_discount_code to apply_discount and update its callers.",
+                    "files": [(repo / "shop/pricing.py").as_uri()]}]))
+    assert result["applied"] is False
+    assert (repo / "shop/pricing.py").read_text() == before
+    if result["errors"]:
+        assert received == [] and result["attempts"] == 3  # gave up honestly after its retries
+        return
+    edit = received[0]
+    touched = {c.text_document.uri for c in edit.document_changes if isinstance(c, types.TextDocumentEdit)}
+    assert (repo / "shop/pricing.py").as_uri() in touched
+    assert all(e.annotation_id for c in edit.document_changes if isinstance(c, types.TextDocumentEdit) for e in c.edits)
+    assert edit.change_annotations["codeassist-patch"].needs_confirmation is True
+    new_pricing = next(c.edits[0].new_text for c in edit.document_changes
+                       if isinstance(c, types.TextDocumentEdit) and c.text_document.uri.endswith("pricing.py"))
+    assert "def apply_discount(" in new_pricing
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_code_action_offers_suggest_patch(client: LanguageClient, repo):
+    uri = (repo / CHECKOUT).as_uri()
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=6, character=0), end=types.Position(line=7, character=0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert [a.title for a in actions] == ["Suggest patch…"]
+    assert actions[0].edit is None  # computed lazily by codeAction/resolve
