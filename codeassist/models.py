@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from codeassist import weights
 
@@ -51,8 +51,10 @@ def resolve_model_name(explicit: str | None) -> str:
     return explicit or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
-def _converted_dir(source_sha: str) -> Path:
-    return weights.cache_dir() / "converted" / source_sha[:16]
+def _converted_dir(source_sha: str, dtype: str = DEFAULT_DTYPE) -> Path:
+    """Where a GGUF's dequantized checkpoint is cached: keyed by the source hash and the saved dtype."""
+    suffix = "" if dtype == DEFAULT_DTYPE else f"-{dtype}"
+    return weights.cache_dir() / "converted" / (source_sha[:16] + suffix)
 
 
 def _file_sha256(path: Path) -> str:
@@ -98,7 +100,8 @@ def convert_gguf(gguf: Path, dest: Path, *, dtype: str = DEFAULT_DTYPE) -> Path:
     return dest
 
 
-def prepare_checkpoint(name: str, progress: weights.ProgressFn | None = None) -> tuple[Path, str]:
+def prepare_checkpoint(name: str, progress: weights.ProgressFn | None = None, *,
+                       dtype: str = DEFAULT_DTYPE) -> tuple[Path, str]:
     """Maps a model name to a loadable Hugging Face directory, converting a GGUF once; returns (dir, source)."""
     if name == DEFAULT_MODEL:
         gguf = weights.default_gguf_path()
@@ -120,9 +123,9 @@ def prepare_checkpoint(name: str, progress: weights.ProgressFn | None = None) ->
             raise ModelError(f"{name!r} is neither a model directory, a .gguf file nor a hub id (owner/name)")
         else:
             return Path(name), name  # a hub id: transformers resolves it (offline unless allowed)
-    dest = _converted_dir(sha)
+    dest = _converted_dir(sha, dtype)
     if not (dest / "config.json").is_file():
-        convert_gguf(gguf, dest)
+        convert_gguf(gguf, dest, dtype=dtype)
     return dest, str(gguf)
 
 
@@ -145,7 +148,7 @@ def load_model(
             raise ModelError(f"{THREADS_ENV}={threads!r} is not a number of threads") from None
     name = resolve_model_name(name)
     t0 = time.perf_counter()
-    directory, source = prepare_checkpoint(name, progress)
+    directory, source = prepare_checkpoint(name, progress, dtype=dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
         model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype))
@@ -169,5 +172,3 @@ def _native_context(config: Any) -> int:
     params = getattr(config, "rope_parameters", None) or {}
     return int(params.get("original_max_position_embeddings") or config.max_position_embeddings)
 
-
-ProgressCallback = Callable[[int, int], None]

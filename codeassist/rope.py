@@ -13,7 +13,8 @@ import math
 from typing import Any
 
 MODES = ("yarn", "dynamic", "linear", "none")
-DEFAULT_MODE = "yarn"  # measured best beyond the window on SmolLM2-135M (identifier recall 5/8 vs 0/8)
+DEFAULT_MODE = "yarn"  # best beyond the window on SmolLM2-135M at 12K tokens: needle NLL 2.42 vs 7.35
+# (default) and 7.77 (dynamic); perplexity past 8,192 tokens 5.03 vs 7.34 (tests/bench/RESULTS.md)
 
 
 def choose_scaling(prompt_tokens: int, native_context: int, mode: str = DEFAULT_MODE) -> dict[str, Any] | None:
@@ -35,6 +36,15 @@ def describe(scaling: dict[str, Any] | None) -> str:
     return "default" if not scaling else f"{scaling['rope_type']} x{scaling['factor']:g}"
 
 
+def ntk_theta(theta: float, factor: float, head_dim: int) -> float:
+    """The NTK-aware RoPE base for a window ``factor`` times the native one (dynamic NTK at its full length)."""
+    return theta * (factor * factor - (factor - 1)) ** (head_dim / (head_dim - 2))
+
+
+def _head_dim(config: Any) -> int:
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
 def _rotary_owner(model: Any) -> Any:
     base = getattr(model, "model", model)
     if not hasattr(base, "rotary_emb"):
@@ -53,11 +63,18 @@ def apply_scaling(model: Any, scaling: dict[str, Any] | None) -> None:
         return
     config = copy.deepcopy(original.config)
     params = dict(config.rope_parameters or {})
-    params.update(scaling)
     params.setdefault("rope_theta", original.config.rope_parameters.get("rope_theta"))
-    config.rope_parameters = params
     native = scaling["original_max_position_embeddings"]
-    # dynamic NTK grows from max_position_embeddings itself; yarn and linear read the extended window
-    config.max_position_embeddings = native if scaling["rope_type"] == "dynamic" else int(native * scaling["factor"])
+    if scaling["rope_type"] == "dynamic":
+        # transformers' dynamic NTK recomputes frequencies from the longest position of each forward pass,
+        # so cached keys (chunked prefill, KV reuse across requests) were rotated with other frequencies
+        # than later queries: perplexity past the window measured 225 instead of 5. Use the same NTK-aware
+        # base, fixed for the whole request at length native x factor.
+        params = {"rope_type": "default", "rope_theta": ntk_theta(params["rope_theta"], scaling["factor"], _head_dim(config))}
+        config.max_position_embeddings = int(native * scaling["factor"])
+    else:
+        params.update(scaling)
+        config.max_position_embeddings = int(native * scaling["factor"])
+    config.rope_parameters = params
     rotary = type(original)(config=config)
     owner.rotary_emb = rotary.to(original.inv_freq.device)

@@ -54,3 +54,22 @@ def test_scaled_model_still_runs_beyond_the_window(tiny_model):
     assert out.logits.shape == (1, 1, 64)
     assert torch.isfinite(out.logits).all()
     apply_scaling(tiny_model, None)
+
+
+def test_dynamic_is_a_fixed_ntk_base_for_the_whole_request(tiny_model):
+    """transformers' dynamic rope changes frequencies per forward pass, which breaks a reused KV cache."""
+    from codeassist.rope import ntk_theta
+
+    original = tiny_model.model.rotary_emb.inv_freq.clone()
+    apply_scaling(tiny_model, choose_scaling(300, 128, "dynamic"))  # factor 4
+    rot = tiny_model.model.rotary_emb
+    theta = ntk_theta(10000.0, 4.0, 8)
+    assert theta == pytest.approx(10000.0 * 13 ** (8 / 6))
+    expected = 1.0 / (theta ** (torch.arange(0, 8, 2, dtype=torch.float) / 8))
+    assert torch.allclose(rot.inv_freq, expected)
+    before = rot.inv_freq.clone()
+    with torch.inference_mode():
+        tiny_model(input_ids=torch.randint(0, 64, (1, 300)), logits_to_keep=1)
+    assert torch.equal(rot.inv_freq, before)  # unchanged by a long forward pass
+    assert rot.inv_freq[-1] < original[-1]
+    apply_scaling(tiny_model, None)
