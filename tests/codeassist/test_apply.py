@@ -160,3 +160,20 @@ def test_syntax_regression_is_reported():
     good = FileChange("m.py", b"def f():\n    return 1\n", b"def f():\n    return (1\n")
     assert "breaks the syntax" in syntax_regressions([good])[0]
     assert syntax_regressions([FileChange("m.py", b"x = 1\n", b"x = 2\n")]) == []
+
+
+def test_check_command_runs_on_a_scratch_copy_with_the_patch(tmp_path):
+    import sys
+
+    from codeassist.verify import run_check
+
+    (tmp_path / "calc.py").write_text("def double(x):\n    return x + x\n")
+    good = plan_changes(tmp_path, [Edit("calc.py", "return x + x", "return 2 * x")])
+    bad = plan_changes(tmp_path, [Edit("calc.py", "return x + x", "return x * x")])
+    check = f"{sys.executable} -c \"import calc; assert calc.double(3) == 6, 'wrong'\""
+    assert run_check(tmp_path, good, check).passed
+    failed = run_check(tmp_path, bad, check)
+    assert not failed.passed and "wrong" in failed.output
+    assert (tmp_path / "calc.py").read_text() == "def double(x):\n    return x + x\n"  # tree untouched
+    slow = run_check(tmp_path, good, f"{sys.executable} -c \"import time; time.sleep(5)\"", timeout=0.5)
+    assert slow.returncode == 124 and "timed out" in slow.output
