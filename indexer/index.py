@@ -172,11 +172,15 @@ class Index:
                     progress(i, total)
             return
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        try:
             for i, result in enumerate(pool.map(_read_and_parse, jobs, chunksize=POOL_CHUNK), 1):
                 yield result
                 if progress:
                     progress(i, total)
+        finally:
+            # a progress callback that raises (cancellation) must not wait for the remaining files
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def update_file(self, path: str | Path) -> bool:
         """Re-indexes one file from disk (e.g. after a save); returns True when its content changed."""
