@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "default"  # the built-in Qwen2.5-Coder-0.5B-Instruct GGUF, see codeassist.weights
 MODEL_ENV = "CODEASSIST_MODEL"  # environment variable naming the model when --model is not given
 DEFAULT_DTYPE = "bfloat16"  # measured faster than float32 for decode on this CPU (8.8 vs 6.1 tokens/s)
+DTYPE_ENV = "CODEASSIST_DTYPE"  # bfloat16 | float32 | int8 (dynamic int8 quantisation of the linear layers)
+DTYPES = ("bfloat16", "float32", "int8")
 THREADS_ENV = "CODEASSIST_THREADS"  # torch threads for inference; default: torch's own (all cores)
 # With more torch threads than free cores, decode collapses (measured here with one core busy: 7.2 tokens/s
 # on 1 thread, 1.1 on 2), so a machine shared with other work should set CODEASSIST_THREADS.
@@ -132,10 +134,16 @@ def prepare_checkpoint(name: str, progress: weights.ProgressFn | None = None, *,
 def load_model(
     name: str | None = None,
     *,
-    dtype: str = DEFAULT_DTYPE,
+    dtype: str | None = None,
     progress: weights.ProgressFn | None = None,
 ) -> LoadedModel:
-    """Loads the named model (see ``resolve_model_name``) for CPU inference in eval mode."""
+    """Loads the named model (see ``resolve_model_name``) for CPU inference in eval mode.
+
+    ``dtype`` (default ``$CODEASSIST_DTYPE`` or bfloat16): "int8" loads float32 weights and quantises every
+    linear layer to int8 with dynamic activation scales (torch.ao), measured 3.4x faster decode than
+    bfloat16 on one core here (23.8 vs 7.0 tokens/s) for ~13 s more start-up, but its output is not
+    equal: it fails the cross-file completion test that bfloat16 passes, so bfloat16 stays the default.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -147,14 +155,20 @@ def load_model(
         except ValueError:
             raise ModelError(f"{THREADS_ENV}={threads!r} is not a number of threads") from None
     name = resolve_model_name(name)
+    dtype = dtype or os.environ.get(DTYPE_ENV) or DEFAULT_DTYPE
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     t0 = time.perf_counter()
-    directory, source = prepare_checkpoint(name, progress, dtype=dtype)
+    stored = DEFAULT_DTYPE if dtype == "int8" else dtype
+    directory, source = prepare_checkpoint(name, progress, dtype=stored)
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32 if dtype == "int8" else getattr(torch, dtype))
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load model {name!r} from {directory}: {e}") from e
     model.eval()
+    if dtype == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     native = _native_context(model.config)
     return LoadedModel(
         model=model,
