@@ -57,7 +57,7 @@ class CodeAssistServer(LanguageServer):
         self.state = "starting"  # starting | indexing | loading | ready | failed
         self.state_message = ""
         self.index_lock = threading.RLock()  # the Index is shared by the loop and worker threads
-        self.pending: dict[str, tuple[int, asyncio.Event | threading.Event]] = {}
+        self.pending: dict[str, tuple[int, threading.Event]] = {}  # uri -> (id, cancel flag) of the running request
         self.last: LastSuggestion | None = None
         self.cancel_indexing = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None  # pygls runs the loop; captured at initialize
