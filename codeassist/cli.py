@@ -81,11 +81,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     for lang, n in stats.languages.items():
         table.add_row(lang, str(n))
     out.print(table)
-    top = Ranker(index).rank(None, budget=args.top * 40)[: args.top]
+    top = Ranker(index).top_definitions(args.top)
     if top:
         t = Table("symbol", "kind", "where", title="Top symbols")
-        for s in top:
-            t.add_row(s.text.split("\n", 1)[0].strip()[:80], s.reason.split("`")[1] if "`" in s.reason else "", f"{s.path}:{s.start_line}")
+        for _, path, d in top:
+            t.add_row(d.name, d.kind, f"{path}:{d.start_line}")
         out.print(t)
     return 0
 

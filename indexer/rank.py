@@ -327,6 +327,12 @@ class Ranker:
             self._lines[path] = self.index.read_text(path).split("\n")
         return self._lines[path]
 
+    def top_definitions(self, n: int) -> list[tuple[float, str, Definition]]:
+        """The ``n`` most central definitions of the repository as (score, path, definition)."""
+        graph, snap = self.graph()
+        ranks = pagerank(graph, personalise(graph, snap, None, ()))
+        return [(score, path, d) for score, path, d, _ in score_definitions(graph, snap, ranks, None, ())[:n]]
+
     def rank(
         self,
         current: str | None,
