@@ -127,8 +127,12 @@ class CompletionService:
             count_tokens=self.count_tokens, cache=self.context_cache, text=text,
         )
 
-    def complete(self, req: CompletionRequest, *, cancel: CancelFn | None = None, on_text: TokenFn | None = None) -> CompletionResult:
-        """Completes at the request's cursor; raises engine.Cancelled, PositionError, OSError."""
+    def complete(self, req: CompletionRequest, *, cancel: CancelFn | None = None, on_text: TokenFn | None = None,
+                 context: Context | None = None) -> CompletionResult:
+        """Completes at the request's cursor; raises engine.Cancelled, PositionError, OSError.
+
+        ``context`` replaces the ranked repository context (evaluation baselines such as BM25 use it).
+        """
         t0 = time.perf_counter()
         with self.index_lock:
             if req.text is not None:
@@ -136,7 +140,8 @@ class CompletionService:
             text = req.text if req.text is not None else self.index.read_text(req.path)
             check_position(req.path, text, req.line, req.column)
             prefix, suffix = split_at(text, req.line, req.column)
-            context = self.context_for(req, text)
+            if context is None:
+                context = self.context_for(req, text)
         t1 = time.perf_counter()
         prompt = pack_prompt(self.format, self.index.root.name, req.path, prefix, suffix, context, self.options, self.count_tokens)
         ids = self.loaded.tokenizer.encode(prompt.text, add_special_tokens=False)
