@@ -1,0 +1,158 @@
+"""Imports a completion needs: repository symbols it uses that the document neither defines nor imports.
+
+``missing_imports`` reads the identifiers a completion introduces (the word before the cursor joined
+with the completion; attribute accesses, assignments, keywords and names already written anywhere in
+the document are left out), finds each one's unique top-level definition in another repository file of
+the same language family, and returns the import statements to insert: Python ``from pkg.mod import
+name`` (the module named through the package chain of ``__init__.py`` files), JavaScript/TypeScript
+``import { name } from './rel'`` (exported definitions only). Other languages get none. The statements
+go after the document's last top-level import, else after its leading comments and docstring.
+"""
+
+from __future__ import annotations
+
+import keyword
+import posixpath
+import re
+from dataclasses import dataclass
+
+from indexer import languages
+from indexer.index import Index
+from indexer.languages import language_for_path
+
+IDENT_RE = re.compile(r"[A-Za-z_$][\w$]*")
+WORD_BEFORE_RE = re.compile(r"[A-Za-z_$][\w$]*$")
+STRING_RE = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`[^`]*`")
+JS_FAMILY = ("javascript", "typescript", "tsx")
+IMPORTABLE_KINDS = frozenset({"function", "class", "variable", "constant", "interface", "type", "enum"})
+JS_KEYWORDS = frozenset(
+    "await break case catch class const continue debugger default delete do else export extends false finally for "
+    "function if import in instanceof let new null return super switch this throw true try typeof undefined var "
+    "void while with yield async of static get set".split())
+IMPORT_NODES = {
+    "python": ("import_statement", "import_from_statement", "future_import_statement"),
+    "javascript": ("import_statement",), "typescript": ("import_statement",), "tsx": ("import_statement",),
+}
+
+
+@dataclass(frozen=True)
+class ImportEdit:
+    """Text to insert into the document: one import statement per source file, ending with a newline."""
+
+    line: int  # 0-based line of the insertion point
+    column: int  # 0-based code points (0 except at the end of a last line without a newline)
+    text: str
+    names: tuple[str, ...]  # the imported names, in the order the completion uses them
+
+
+def introduced_names(line_prefix: str, completion: str, language: str) -> list[str]:
+    """Identifiers the completion brings in, in order: not attributes, keywords, strings or assigned names."""
+    word = WORD_BEFORE_RE.search(line_prefix)
+    attribute_start = line_prefix[: word.start() if word else len(line_prefix)].rstrip().endswith(".")
+    code = STRING_RE.sub('""', (word.group(0) if word else "") + completion)
+    reserved = set(keyword.kwlist) | {"self", "cls", "True", "False", "None"} if language == "python" else JS_KEYWORDS
+    names = []
+    for m in IDENT_RE.finditer(code):
+        name = m.group(0)
+        before = code[: m.start()].rstrip()
+        after = code[m.end():].lstrip()
+        if (m.start() == 0 and attribute_start) or before.endswith(".") or name in reserved:
+            continue
+        if re.match(r"=(?!=)|:=", after) or (language != "python" and re.match(r":(?!:)", after)):
+            continue  # assigned, a keyword argument, an object key
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def python_module(paths: set[str], target: str) -> str:
+    """The dotted module of a repository Python file: its chain of packages (``__init__.py``) and its stem."""
+    parts = target.rsplit(".", 1)[0].split("/")
+    dirs, stem = parts[:-1], parts[-1]
+    k = len(dirs)
+    while k > 0 and "/".join(dirs[:k]) + "/__init__.py" in paths:
+        k -= 1
+    return ".".join(dirs[k:] + ([] if stem == "__init__" else [stem]))
+
+
+def js_specifier(importer: str, target: str) -> str:
+    """A relative module specifier from ``importer`` to ``target``, without the extension: ``./rel``."""
+    rel = posixpath.relpath(target, posixpath.dirname(importer) or ".")
+    rel = re.sub(r"(\.d)?\.(ts|tsx|js|jsx|mjs|cjs|mts|cts)$", "", rel)
+    rel = re.sub(r"(^|/)index$", r"\1", rel).rstrip("/") or "."
+    return rel if rel.startswith(".") else "./" + rel
+
+
+def insertion_point(text: str, language: str) -> tuple[int, int, bool]:
+    """(0-based line, column, needs a leading newline) after the last top-level import.
+
+    Without imports: after leading comments and a docstring (or ``"use strict"``), else at the top.
+    """
+    tree = languages.parser(language).parse(text.encode("utf-8", errors="surrogatepass"))
+    children = tree.root_node.children
+    imports = [n for n in children if n.type in IMPORT_NODES[language]]
+    if imports:
+        row = imports[-1].end_point[0] + 1
+    else:
+        row = 0
+        for n in children:
+            is_doc = n.type == "expression_statement" and n.named_child_count == 1 and n.named_children[0].type == "string"
+            if n.type == "comment" or (is_doc and n.start_point[0] <= row + 1):
+                row = n.end_point[0] + 1
+                continue
+            break
+    lines = text.split("\n")
+    if row >= len(lines):  # the last line has no newline: insert at its end, after one
+        return len(lines) - 1, len(lines[-1]), True
+    return row, 0, False
+
+
+def _exported(index: Index, path: str, name: str, signature: str) -> bool:
+    if signature.startswith("export"):
+        return True
+    return re.search(rf"export\s*{{[^}}]*(?<![\w$]){re.escape(name)}(?![\w$])", index.read_text(path)) is not None
+
+
+def missing_imports(index: Index, path: str, text: str, line: int, column: int, completion: str) -> list[ImportEdit]:
+    """The imports to add to ``path`` (its current ``text``) for ``completion`` inserted at the cursor.
+
+    ``line`` is 1-based, ``column`` 0-based in code points. Returns [] or one ImportEdit; names defined at
+    top level in more than one other file are left alone (no guessing).
+    """
+    lang = language_for_path(path)
+    if lang is None or lang.name not in IMPORT_NODES or not completion.strip():
+        return []
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return []
+    line_prefix = lines[line - 1][:column]
+    word = WORD_BEFORE_RE.search(line_prefix)
+    rest = "\n".join(lines[: line - 1] + [line_prefix[: word.start() if word else len(line_prefix)] + lines[line - 1][column:]]
+                     + lines[line:])
+    present = set(IDENT_RE.findall(rest))
+    family = JS_FAMILY if lang.name in JS_FAMILY else (lang.name,)
+    snap = index.snapshot()
+    by_source: dict[str, list[str]] = {}
+    for name in introduced_names(line_prefix, completion, lang.name):
+        if name in present:
+            continue
+        found = {p: d for p, d in index.symbols(name) if p != path and d.scope == "" and d.kind in IMPORTABLE_KINDS
+                 and snap.languages.get(p) in family}
+        if len(found) != 1:
+            continue
+        source, definition = next(iter(found.items()))
+        if lang.name in JS_FAMILY and not _exported(index, source, name, definition.signature):
+            continue
+        by_source.setdefault(source, []).append(name)
+    if not by_source:
+        return []
+    if lang.name == "python":
+        paths = set(snap.languages)
+        statements = [f"from {python_module(paths, src)} import {', '.join(names)}" for src, names in by_source.items()]
+    else:
+        semi = "" if re.search(r"^import .*['\"]\s*$", text, re.M) and not re.search(r"^import .*;\s*$", text, re.M) else ";"
+        statements = [f"import {{ {', '.join(names)} }} from '{js_specifier(path, src)}'{semi}" for src, names in by_source.items()]
+    row, col, lead = insertion_point(text, lang.name)
+    body = "\n".join(statements)
+    return [ImportEdit(row, col, ("\n" + body) if lead else body + "\n",
+                       tuple(n for names in by_source.values() for n in names))]
