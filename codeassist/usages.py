@@ -153,7 +153,8 @@ def changed_definitions(index: Index, path: str, text: str) -> list[DefinitionCh
     is a rename; one kept by name whose parameter list differs is a signature change.
     """
     rel = index.relpath(path)
-    parsed = index.update_buffer(rel, text)
+    current = index.buffers.get(rel)
+    parsed = current[1] if current is not None and current[0] == text else index.update_buffer(rel, text)
     if parsed is None:
         return []
     old_defs = [d for d in indexed_definitions(index.store, rel) if d.kind in TRACKED_KINDS]

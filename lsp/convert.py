@@ -7,6 +7,8 @@ codeassist's ``CompletionRequest`` takes a 1-based line and a 0-based column in 
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 
 from lsprotocol import types
@@ -14,6 +16,7 @@ from pygls import uris
 from pygls.workspace import TextDocument
 
 from codeassist.completion import CompletionRequest, CompletionResult
+from codeassist.imports_edit import ImportEdit
 
 
 def lsp_path(uri: str) -> Path | None:
@@ -87,3 +90,68 @@ def lsp_workspace_edit(changes: list, root: Path, open_documents: dict[str, Text
         document_changes=doc_changes,
         change_annotations={PATCH_ANNOTATION: types.ChangeAnnotation(label="codeassist patch", needs_confirmation=True)},
     )
+
+
+def lsp_import_edits(edits: list[ImportEdit], document: TextDocument, cursor: types.Position) -> list[types.TextEdit]:
+    """``additionalTextEdits`` for a completion item: import insertions (code points → client units).
+
+    An insertion at the cursor itself would overlap the item's own edit, which LSP forbids: it is dropped.
+    """
+    out = []
+    for e in edits:
+        pos = document.position_to_client_units(types.Position(line=e.line, character=e.column))
+        if pos != cursor:
+            out.append(types.TextEdit(range=types.Range(start=pos, end=pos), new_text=e.text))
+    return out
+
+
+LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
+def lsp_line_edits(old: str, new: str) -> list[types.TextEdit]:
+    """Line-granular TextEdits turning ``old`` into ``new`` (LSP lines end at ``\\n``; 0-based).
+
+    Every range starts and ends at a line start (character 0, the same in any encoding), except an end
+    past the last line of a text without a final newline, which is counted in UTF-16 units.
+    """
+    old_lines, new_lines = LINE_RE.findall(old), LINE_RE.findall(new)
+    last = old.split("\n")[-1]
+
+    def pos(i: int) -> types.Position:
+        if i < len(old_lines) or not last:
+            return types.Position(line=i, character=0)
+        return types.Position(line=i - 1, character=len(last.encode("utf-16-le")) // 2)
+
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    return [types.TextEdit(range=types.Range(start=pos(i1), end=pos(i2)), new_text="".join(new_lines[j1:j2]))
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+
+
+USAGES_ANNOTATION = "codeassist-usages"
+
+
+def lsp_usages_edit(changes: list, root: Path, open_documents: dict[str, TextDocument],
+                    confirm: bool) -> tuple[types.WorkspaceEdit, list[str]]:
+    """A WorkspaceEdit with ``documentChanges`` (line edits, versioned for open documents) for FileChanges.
+
+    Returns it with the paths left out: open documents whose text is no longer the one the change was
+    made from (the user typed since). ``confirm`` marks every edit as needing the user's confirmation.
+    """
+    doc_changes: list = []
+    skipped: list[str] = []
+    for c in changes:
+        uri = (root / c.path).as_uri()
+        old = c.old.decode("utf-8", "replace")
+        doc = open_documents.get(uri)
+        if doc is not None and doc.source != old:
+            skipped.append(c.path)
+            continue
+        edits = lsp_line_edits(old, c.new.decode("utf-8", "replace"))
+        if confirm:
+            edits = [types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=USAGES_ANNOTATION)
+                     for e in edits]
+        ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version if doc is not None else None)
+        doc_changes.append(types.TextDocumentEdit(text_document=ident, edits=edits))
+    annotations = ({USAGES_ANNOTATION: types.ChangeAnnotation(label="codeassist: update usages", needs_confirmation=True)}
+                   if confirm else None)
+    return types.WorkspaceEdit(document_changes=doc_changes, change_annotations=annotations), skipped

@@ -20,7 +20,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from codeassist import __version__
+from codeassist import __version__, imports_edit, usages
 from codeassist.completion import CompletionService
 from codeassist.engine import Cancelled
 from codeassist.models import ModelError, load_model
@@ -284,7 +284,24 @@ async def inline_completion(ls: CodeAssistServer, params: types.InlineCompletion
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
 async def completion(ls: CodeAssistServer, params: types.CompletionParams) -> types.CompletionList:
-    return convert.lsp_completion_items(await ls.suggest(params.text_document.uri, params.position), params.position)
+    """The suggestion as one item; imports of repository symbols it uses go to ``additionalTextEdits``."""
+    text = await ls.suggest(params.text_document.uri, params.position)
+    result = convert.lsp_completion_items(text, params.position)
+    if result.items:
+        imports = await asyncio.to_thread(_imports_for, ls, params.text_document.uri, params.position, text)
+        result.items[0].additional_text_edits = imports or None
+    return result
+
+
+def _imports_for(ls: CodeAssistServer, uri: str, position: types.Position, text: str) -> list[types.TextEdit]:
+    rel = ls.repo_path(uri)
+    if rel is None:
+        return []
+    document = ls.workspace.get_text_document(uri)
+    server_pos = document.position_from_client_units(position)
+    with ls.index_lock:
+        edits = imports_edit.missing_imports(ls.index, rel, document.source, server_pos.line + 1, server_pos.character, text)
+    return convert.lsp_import_edits(edits, document, position)
 
 
 @server.command("codeassist.status")
@@ -306,6 +323,7 @@ async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
 
 # -- patches ------------------------------------------------------------------------------------------
 SUGGEST_PATCH = "Suggest patch…"
+UPDATE_USAGES = "Update usages in other files"
 
 
 def _propose(ls: CodeAssistServer, instruction: str, files: list[str]):
@@ -339,20 +357,52 @@ async def patch_command(ls: CodeAssistServer, *args: Any) -> dict:
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True))
-def code_action(ls: CodeAssistServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-    """"Suggest patch…" for a selection or diagnostics; the edit is computed lazily in codeAction/resolve."""
-    if ls.repo_path(params.text_document.uri) is None or ls.state != "ready":
+                types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+                                        resolve_provider=True))
+async def code_action(ls: CodeAssistServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """"Update usages in other files" for changed definitions, "Suggest patch…"; edits come in codeAction/resolve."""
+    uri = params.text_document.uri
+    if ls.repo_path(uri) is None or ls.index is None:
         return []
-    problems = [d.message for d in params.context.diagnostics]
-    return [types.CodeAction(title=SUGGEST_PATCH, kind=types.CodeActionKind.QuickFix,
-                             data={"uri": params.text_document.uri, "range": [params.range.start.line, params.range.end.line],
-                                   "problems": problems})]
+    try:
+        source = ls.workspace.get_text_document(uri).source
+    except OSError:  # neither open nor on disk
+        return []
+    actions = await asyncio.to_thread(_usages_actions, ls, uri, source)
+    if ls.state == "ready":
+        problems = [d.message for d in params.context.diagnostics]
+        actions.append(types.CodeAction(title=SUGGEST_PATCH, kind=types.CodeActionKind.QuickFix,
+                                        data={"kind": "patch", "uri": uri, "problems": problems,
+                                              "range": [params.range.start.line, params.range.end.line]}))
+    return actions
+
+
+def _usages_actions(ls: CodeAssistServer, uri: str, source: str) -> list[types.CodeAction]:
+    """One action per definition renamed or re-parameterised in the unsaved buffer that other files use.
+
+    Parameter changes need the model, so they are offered only once it is ready; renames always.
+    """
+    rel = ls.repo_path(uri)
+    if len(source.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES or "\0" in source[:8192]:
+        return []
+    try:
+        with ls.index_lock:
+            changes = usages.changed_definitions(ls.index, rel, source)
+            offered = [c for c in changes if (not c.params_changed or ls.service is not None)
+                       and usages.find_users(ls.index, c)]
+    except (IndexError_, OSError) as e:
+        log.warning("could not compare the definitions of %s: %s", rel, e)
+        return []
+    return [types.CodeAction(title=f"{UPDATE_USAGES} ({c.describe()})", kind=types.CodeActionKind.RefactorRewrite,
+                             data={"kind": "usages", "uri": uri, "change": c.to_json()})
+            for c in offered]
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)
 async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) -> types.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
+    if data.get("kind") == "usages":
+        return await _resolve_usages(ls, action, data)
     rel = ls.repo_path(data.get("uri", ""))
     if rel is None or ls.service is None:
         return action
@@ -364,6 +414,43 @@ async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) ->
     if proposal.ok:
         action.edit = convert.lsp_workspace_edit(proposal.changes, ls.index.root, _open_documents(ls))
     return action
+
+
+async def _resolve_usages(ls: CodeAssistServer, action: types.CodeAction, data: dict) -> types.CodeAction:
+    try:
+        change = usages.DefinitionChange.from_json(data.get("change"))
+    except usages.UsageError as e:
+        log.warning("bad usages action: %s", e)
+        return action
+    if ls.index is None or ls.repo_path(data.get("uri", "")) != change.path:
+        return action
+    update = await asyncio.to_thread(_update_usages, ls, change)
+    if update.errors:
+        log.warning("update usages of %s: %s", change.old_name, "; ".join(update.errors))
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Warning, message=f"codeassist: could not update the usages of {change.old_name}: "
+                                                    + "; ".join(update.errors)))
+    if not update.changes:
+        return action
+    edit, skipped = convert.lsp_usages_edit(update.changes, ls.index.root, _open_documents(ls),
+                                            confirm=update.method == "model")
+    if skipped:
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Warning, message=f"codeassist: left out {', '.join(skipped)}: edited since; try again"))
+    action.edit = edit
+    return action
+
+
+def _update_usages(ls: CodeAssistServer, change: usages.DefinitionChange) -> usages.UsageUpdate:
+    """Feeds every open repository document to the index, then edits the change's users."""
+    svc = ls.service
+    with ls.index_lock:
+        for uri, doc in _open_documents(ls).items():
+            rel = ls.repo_path(uri)
+            if rel is not None and ls.index.buffers.get(rel, (None,))[0] != doc.source:
+                ls.index.update_buffer(rel, doc.source)
+        return usages.update_usages(ls.index, change, loaded=svc.loaded if svc else None,
+                                    engine=svc.engine if svc else None, rope_mode=ls.options.rope_scaling)
 
 
 # -- command line ----------------------------------------------------------------------------------------
