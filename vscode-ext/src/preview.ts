@@ -8,8 +8,9 @@
  */
 import type { Position, TextEdit, WorkspaceEdit } from 'vscode-languageserver-protocol';
 
-/** The change annotation lsp/convert.py puts on every edit of a codeassist patch. */
+/** The change annotations lsp/convert.py puts on model-made edits: patches, and usages the model updated. */
 export const PATCH_ANNOTATION = 'codeassist-patch';
+export const USAGES_ANNOTATION = 'codeassist-usages';
 
 /** One file of a plan; `undefined` text means the file does not exist (before: created; after: deleted). */
 export interface FileChange {
@@ -32,9 +33,10 @@ export class PreviewError extends Error {}
 /** Reads a file's current text (an open document's buffer, else the disk); `undefined` if it does not exist. */
 export type ReadText = (uri: string) => Promise<string | undefined>;
 
-/** Whether an edit is a codeassist patch (it carries the annotation lsp/convert.py sets). */
+/** Whether an edit is a model-made codeassist edit to review (it carries one of lsp/convert.py's annotations). */
 export function isCodeassistPatch(edit: WorkspaceEdit | undefined | null): edit is WorkspaceEdit {
-    return !!edit?.changeAnnotations && PATCH_ANNOTATION in edit.changeAnnotations;
+    const ids = Object.keys(edit?.changeAnnotations ?? {});
+    return ids.includes(PATCH_ANNOTATION) || ids.includes(USAGES_ANNOTATION);
 }
 
 /** Offsets (string indices) of each line start; LSP ends lines at `\n`, `\r\n` or `\r`. */
