@@ -21,6 +21,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from codeassist import __version__, imports_edit, usages
+from codeassist.cli import CliError
 from codeassist.completion import CompletionService
 from codeassist.engine import Cancelled
 from codeassist.models import ModelError, load_model
@@ -457,14 +458,25 @@ def _update_usages(ls: CodeAssistServer, change: usages.DefinitionChange) -> usa
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Registers ``codeassist lsp`` (found through the ``codeassist.commands`` entry point)."""
     s = subparsers.add_parser("lsp", help="run the language server (stdio by default)")
-    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (for debugging)")
+    s.add_argument("--tcp", metavar="HOST:PORT", type=host_port, help="listen on TCP instead of stdio (for debugging)")
     s.set_defaults(func=run)
+
+
+def host_port(spec: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:PORT`` means 127.0.0.1) as (host, port); argparse reports a bad one."""
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not HOST:PORT with a port from 1 to 65535")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        host, port = args.tcp
+        try:
+            server.start_tcp(host, port)
+        except OSError as e:
+            raise CliError(f"cannot listen on {host}:{port}: {e}") from e
     else:
         server.start_io()
     return 0
