@@ -4,7 +4,10 @@ import {
     DEFAULTS, documentSelector, initializationOptions, KEYS, LANGUAGES, needsRestart, readSettings, Section, serverCommand,
 } from '../../src/settings';
 
-const pkg = require('../../../package.json');  // out/test/unit -> vscode-ext
+import * as fs from 'fs';
+import * as path from 'path';
+
+const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8'));  // out/test/unit -> vscode-ext
 
 function section(values: Record<string, unknown>): Section {
     return { get: <T>(key: string) => values[key] as T | undefined };
