@@ -1,8 +1,8 @@
 """Imports a completion needs: repository symbols it uses that the document neither defines nor imports.
 
 ``missing_imports`` reads the identifiers a completion introduces (the word before the cursor joined
-with the completion; attribute accesses, assignments, keywords and names already written anywhere in
-the document are left out), finds each one's unique top-level definition in another repository file of
+with the completion; attribute accesses, assignments, keywords and names the document's code already
+uses as identifiers are left out: comments and strings do not count), finds each one's unique top-level definition in another repository file of
 the same language family, and returns the import statements to insert: Python ``from pkg.mod import
 name`` (the module named through the package chain of ``__init__.py`` files), JavaScript/TypeScript
 ``import { name } from './rel'`` (exported definitions only). Other languages get none. The statements
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from indexer import languages
 from indexer.index import Index
 from indexer.languages import language_for_path
+from indexer.parse import parse_source
 
 IDENT_RE = re.compile(r"[A-Za-z_$][\w$]*")
 WORD_BEFORE_RE = re.compile(r"[A-Za-z_$][\w$]*$")
@@ -129,7 +130,7 @@ def missing_imports(index: Index, path: str, text: str, line: int, column: int, 
     word = WORD_BEFORE_RE.search(line_prefix)
     rest = "\n".join(lines[: line - 1] + [line_prefix[: word.start() if word else len(line_prefix)] + lines[line - 1][column:]]
                      + lines[line:])
-    present = set(IDENT_RE.findall(rest))
+    present = set(parse_source(rest.encode("utf-8", errors="surrogatepass"), lang.name).references)
     family = JS_FAMILY if lang.name in JS_FAMILY else (lang.name,)
     snap = index.snapshot()
     by_source: dict[str, list[str]] = {}

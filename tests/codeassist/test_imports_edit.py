@@ -105,3 +105,9 @@ def test_insertion_point_after_comments_and_docstring_or_at_the_end():
 def test_introduced_names():
     assert introduced_names("    x = pricing.comp", "ute(a, b=Foo)", "python") == ["a", "Foo"]
     assert introduced_names("  return ", "{ key: make(v) }", "javascript") == ["make", "v"]
+
+
+def test_a_name_only_mentioned_in_a_comment_or_docstring_is_still_imported(shop):
+    text = '"""Totals through compute_invoice_total."""\n# see compute_invoice_total\nx = compute_invoice_'
+    edits = missing_imports(shop, "shop/totals.py", text, *at_end(text), "total([], 0)")
+    assert edits == [ImportEdit(2, 0, "from shop.pricing import compute_invoice_total\n", ("compute_invoice_total",))]
