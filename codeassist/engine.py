@@ -33,11 +33,11 @@ class Generation:
     text: str  # decoded completion, cut by the stop rule
     tokens: int  # generated tokens
     prompt_tokens: int
-    cached_tokens: int  # prompt tokens whose KV came from the previous request
+    cached_tokens: int | None  # prompt tokens whose KV came from a previous request (None: not reported)
     prefill_ms: float
     decode_ms: float
-    stop_reason: str  # "stop_token" | "stop_rule" | "length"
-    rope_scaling: str
+    stop_reason: str  # "stop_token" | "stop_rule" | "length" (remote: also "engine_interrupted")
+    rope_scaling: str  # remote: "engine" (configured on the engine)
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -88,6 +88,41 @@ class Engine:
         """Greedy completion of ``prompt_ids``; raises Cancelled when ``cancel()`` turns true."""
         with self.lock:
             return self._generate(prompt_ids, max_new_tokens, stop_ids, stop_rule, cancel, on_text, scaling)
+
+    @torch.inference_mode()
+    def score(self, prompt_ids: list[int], target_ids: list[int], *, scaling: dict | None = None) -> list[float]:
+        """Teacher-forced log-probabilities (natural log) of each of ``target_ids`` after ``prompt_ids``.
+
+        One forward pass over the tokens not already in the KV cache; afterwards the cache holds the
+        prompt and the target, so scoring several targets after one prompt reuses the prompt's keys.
+        """
+        if not prompt_ids or not target_ids:
+            raise ValueError("score needs a non-empty prompt and target")
+        with self.lock:
+            if scaling != self._cache_scaling:
+                apply_scaling(self.model, scaling)
+                self.reset()
+                self._cache_scaling = scaling
+            ids = prompt_ids + target_ids
+            first = len(prompt_ids) - 1  # the position whose logits predict the first target token
+            reuse = min(common_prefix(self._cache_ids, ids), first)
+            if self._cache is None or reuse <= 0:
+                self._cache, self._cache_ids, reuse = self._new_cache(), [], 0
+            elif reuse < len(self._cache_ids):
+                self._cache.crop(reuse - len(self._cache_ids))
+                del self._cache_ids[reuse:]
+            try:
+                for start in range(reuse, first, PREFILL_CHUNK):
+                    self._forward(ids[start : min(start + PREFILL_CHUNK, first)])
+                tail = ids[first:]
+                out = self.model(input_ids=torch.tensor([tail]), cache=self._cache, use_cache=True,
+                                 logits_to_keep=len(target_ids) + 1)
+                self._cache_ids.extend(tail)
+            except BaseException:
+                self.reset()
+                raise
+            logprobs = torch.log_softmax(out.logits[0, : len(target_ids)].float(), dim=-1)
+            return logprobs[torch.arange(len(target_ids)), torch.tensor(target_ids)].tolist()
 
     def _generate(self, prompt_ids, max_new_tokens, stop_ids, stop_rule, cancel, on_text, scaling) -> Generation:
         cancel = cancel or (lambda: False)
