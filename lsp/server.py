@@ -62,6 +62,9 @@ class CodeAssistServer(LanguageServer):
         self.last: LastSuggestion | None = None
         self.cancel_indexing = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None  # pygls runs the loop; captured at initialize
+        self.queue_lock = threading.Lock()
+        self.queued = 0  # completion requests handed to worker threads and not finished there
+        self.max_queued = 0  # the most there have been at once since start
 
     # -- plumbing --------------------------------------------------------------------------------------
     def notify_threadsafe(self, method: str, payload: Any) -> None:
@@ -190,8 +193,11 @@ class CodeAssistServer(LanguageServer):
             previous[1].set()  # a newer request for the same document cancels the older one
         cancel = threading.Event()
         self.pending[uri] = (id(cancel), cancel)
+        with self.queue_lock:
+            self.queued += 1
+            self.max_queued = max(self.max_queued, self.queued)
         try:
-            result = await asyncio.to_thread(self.service.complete, request, cancel=cancel.is_set)
+            result = await asyncio.to_thread(self._complete, request, cancel)
         except asyncio.CancelledError:
             cancel.set()  # $/cancelRequest: the worker stops within one token
             raise
@@ -206,6 +212,16 @@ class CodeAssistServer(LanguageServer):
         self.last = LastSuggestion(uri, server_pos.line, line_prefix, result.completion)
         self.protocol.notify(STATUS, convert.lsp_status("ready", "completed", result))
         return result.completion
+
+    def _complete(self, request, cancel: threading.Event):
+        """Worker thread: a request cancelled while it waited for a thread returns without touching the model."""
+        try:
+            if cancel.is_set():
+                raise Cancelled()
+            return self.service.complete(request, cancel=cancel.is_set)
+        finally:
+            with self.queue_lock:
+                self.queued -= 1
 
 
 server = CodeAssistServer()
@@ -309,7 +325,8 @@ def _imports_for(ls: CodeAssistServer, uri: str, position: types.Position, text:
 def status_command(ls: CodeAssistServer, *args: Any) -> dict:
     with ls.index_lock:
         stats = ls.index.store.stats() if ls.index is not None else {}
-    return {"state": ls.state, "message": ls.state_message, "root": str(ls.root) if ls.root else None, **stats}
+    return {"state": ls.state, "message": ls.state_message, "root": str(ls.root) if ls.root else None,
+            "completionQueue": ls.queued, "completionQueueMax": ls.max_queued, **stats}
 
 
 @server.command("codeassist.reindex")
