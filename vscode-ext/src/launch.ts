@@ -3,6 +3,8 @@
  * `vscode`), so the end-to-end test starts the server through this very code.
  */
 import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 
 import type { ServerCommand } from './settings';
 
@@ -55,6 +57,30 @@ export function explainExit(code: number | null, signal: string | null, stderr: 
 }
 
 export class LaunchError extends Error {}
+
+/**
+ * Checks before starting that the command exists and is executable (a path, or a name found on PATH),
+ * so that a missing install is explained once, by us, before the language client tries to connect.
+ * Throws a LaunchError with what to do.
+ */
+export function checkExecutable(cmd: ServerCommand, env: NodeJS.ProcessEnv, platform = process.platform): void {
+    const exts = platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';').concat(['']) : [''];
+    const candidates = cmd.command.includes('/') || cmd.command.includes(path.sep)
+        ? [cmd.command]
+        : (env.PATH ?? '').split(path.delimiter).filter(d => d !== '').map(d => path.join(d, cmd.command));
+    for (const c of candidates.flatMap(c => exts.map(e => c + e))) {
+        try {
+            fs.accessSync(c, fs.constants.X_OK);
+            if (fs.statSync(c).isFile()) {
+                return;
+            }
+        } catch {
+            // not this one
+        }
+    }
+    const exists = candidates.some(c => fs.existsSync(c));
+    throw new LaunchError(explainSpawnError(Object.assign(new Error('not found'), { code: exists ? 'EACCES' : 'ENOENT' }), cmd));
+}
 
 /**
  * Spawns the server with stdio pipes in `cwd` and resolves once the process exists; rejects with a

@@ -10,7 +10,7 @@ import {
     LanguageClient, LanguageClientOptions, ProgressToken, ResponseError, RevealOutputChannelOn, WorkDoneProgressCancelNotification,
 } from 'vscode-languageclient/node';
 
-import { describeCommand, explainExit, launchServer, LaunchError, OutputTail } from './launch';
+import { checkExecutable, describeCommand, explainExit, launchServer, LaunchError, OutputTail } from './launch';
 import type { PatchReviewer } from './patch';
 import { isCodeassistPatch } from './preview';
 import { documentSelector, initializationOptions, needsRestart, readSettings, serverCommand, ServerCommand, Settings } from './settings';
@@ -69,6 +69,12 @@ export class ServerManager implements vscode.Disposable {
         this.stopping = false;
         this.status.model.setClient('starting');
         this.status.render();
+        try {
+            checkExecutable(command, process.env);
+        } catch (e) {
+            await this.reportFailure(e);
+            return;
+        }
         const folder = vscode.workspace.workspaceFolders?.find(f => f.uri.scheme === 'file');
         const watcher = vscode.workspace.createFileSystemWatcher(WATCHED_FILES);
         this.perClient.push(watcher);
@@ -196,6 +202,10 @@ export class ServerManager implements vscode.Disposable {
             outputChannel: this.output,
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             synchronize: { fileEvents: watcher },
+            initializationFailedHandler: error => {  // reportFailure explains it; no generic popup as well
+                this.output.error(`initialize failed: ${error instanceof Error ? error.message : String(error)}`);
+                return false;
+            },
             errorHandler: {
                 error: () => ({ action: ErrorAction.Continue }),
                 closed: () => this.onClosed(),

@@ -214,7 +214,7 @@ describe('codeassist lsp, started as the extension starts it', function () {
         applyEdits.length = 0;
         const t = Date.now();
         const result = await connection.sendRequest(ExecuteCommandRequest.type, { command: 'codeassist.patch', arguments: [{
-            instruction: 'Rename the function compute_invoice_total to invoice_total and update its callers.',
+            instruction: 'Rename the function apply_discount_code to apply_discount and update its callers.',
             files: [uri('shop/pricing.py')] }] }) as { applied: boolean; errors: string[]; attempts?: number; files?: string[] };
         console.log(`      codeassist.patch answered in ${Date.now() - t} ms: ${JSON.stringify(result)}`);
         assert.strictEqual(result.applied, false);
@@ -231,6 +231,6 @@ describe('codeassist lsp, started as the extension starts it', function () {
         assert.ok(plan.needsConfirmation);
         const pricing = plan.files.find(f => f.uri === uri('shop/pricing.py'));
         assert.ok(pricing, plan.files.map(f => f.uri).join(', '));
-        assert.match(pricing.after!, /def invoice_total\(/);
+        assert.match(pricing.after!, /def apply_discount\(/);
     });
 });

@@ -5,7 +5,7 @@
  *
  * Every name not defined here resolves to an inert constructible, callable object.
  */
-import * as Module from 'module';
+import Module from 'module';
 import { pathToFileURL } from 'url';
 
 function inert(): unknown {

@@ -1,7 +1,8 @@
 import * as assert from 'assert';
 import * as os from 'os';
+import * as path from 'path';
 
-import { explainExit, launchServer, LaunchError } from '../../src/launch';
+import { checkExecutable, explainExit, launchServer, LaunchError } from '../../src/launch';
 import type { ServerCommand } from '../../src/settings';
 
 const cmd = (command: string, ...args: string[]): ServerCommand => ({ command, args, env: {} });
@@ -15,6 +16,15 @@ describe('launch', () => {
             assert.match(e.message, /codeassist\.server\.path/);
             return true;
         });
+    });
+
+    it('checks the executable before starting: on PATH, by path, or explained', () => {
+        checkExecutable(cmd(process.execPath), {});
+        checkExecutable(cmd('node'), { PATH: `/nonexistent${path.delimiter}${path.dirname(process.execPath)}` });
+        assert.throws(() => checkExecutable(cmd('codeassist-surely-not-installed', 'lsp'), { PATH: '/usr/bin:/bin' }),
+            (e: Error) => e instanceof LaunchError && /was not found\. Install codeassist/.test(e.message));
+        assert.throws(() => checkExecutable(cmd(__filename), {}),  // exists, not executable
+            (e: Error) => e instanceof LaunchError && /is not executable/.test(e.message));
     });
 
     it('a process that starts passes its stderr and environment through', async () => {
