@@ -183,16 +183,46 @@ def _null() -> Iterator[None]:
     yield
 
 
-def cmd_complete(args: argparse.Namespace) -> int:
-    from codeassist.completion import CompletionRequest, CompletionService
+def add_backend_flags(s: argparse.ArgumentParser) -> None:
+    """--backend and the remote engine's settings (each also read from a CODEASSIST_* variable)."""
+    g = s.add_argument_group("backend", "where completions are generated; unset flags fall back to $CODEASSIST_BACKEND, "
+                             "$CODEASSIST_ENDPOINT, $CODEASSIST_REMOTE_MODEL, $CODEASSIST_API_KEY, $CODEASSIST_TOKENIZER, "
+                             "$CODEASSIST_FALLBACK, $CODEASSIST_TIMEOUT")
+    g.add_argument("--backend", choices=["local", "remote"], help="local: the in-process model (default); remote: an "
+                   "OpenAI-compatible engine (vLLM, llama.cpp server), where --model names the served model")
+    g.add_argument("--endpoint", metavar="URL", help="the remote engine's base URL, e.g. http://127.0.0.1:8080")
+    g.add_argument("--tokenizer", help="remote: tokenizer for budgeting (model name, directory, .gguf or cached hub id; "
+                   "default: --model, else an estimate)")
+    g.add_argument("--fallback", choices=["none", "local"], help="local: the in-process model ($CODEASSIST_MODEL or the "
+                   "default) answers while the engine is unavailable")
+    g.add_argument("--timeout", type=float, metavar="SECONDS", help="remote: longest silence from the engine (default 30)")
+
+
+def _open_completion_service(args: argparse.Namespace, index: Index):
+    """A CompletionService on the backend the flags and environment choose; CliError when it cannot start."""
+    from codeassist.backends import BackendError, BackendOptions, open_backends
+    from codeassist.completion import CompletionService
     from codeassist.models import ModelError
 
-    index = open_index(args.repo, quiet=True)
+    try:
+        options = BackendOptions.from_env(backend=args.backend, model=args.model, endpoint=args.endpoint,
+                                          tokenizer=args.tokenizer, fallback=args.fallback, timeout_s=args.timeout)
+    except BackendError as e:
+        raise CliError(str(e)) from None
     try:
         with err.status("Loading model") if err.is_terminal else _null():
-            service = CompletionService(index, model_name=args.model)
-    except ModelError as e:
+            backend, fallback = open_backends(options)
+            return CompletionService(index, backend=backend, fallback=fallback)
+    except (ModelError, BackendError) as e:
         raise CliError(str(e), EXIT_MODEL) from None
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from codeassist.backends import BackendError
+    from codeassist.completion import CompletionRequest
+
+    index = open_index(args.repo, quiet=True)
+    service = _open_completion_service(args, index)
     if args.batch:
         return _complete_batch(args, index, service)
     try:
@@ -200,17 +230,24 @@ def cmd_complete(args: argparse.Namespace) -> int:
     except (PositionError, IndexError_) as e:
         raise CliError(str(e)) from None
     req = CompletionRequest(loc.path, loc.line, loc.column, use_context=not args.no_context, max_new_tokens=args.max_new_tokens)
-    result = service.complete(req)
+    try:
+        result = service.complete(req)
+    except BackendError as e:
+        raise CliError(str(e), EXIT_MODEL) from None
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        out.print(f"[dim]{result.model} · {result.prompt_tokens} prompt tokens ({result.cached_tokens} cached) · "
+        cached = "n/a" if result.cached_tokens is None else result.cached_tokens
+        out.print(f"[dim]{result.model} ({result.backend}) · {result.prompt_tokens} prompt tokens ({cached} cached) · "
                   f"{len(result.context_files)} context files · rope {result.rope_scaling} · {result.latency_ms:.0f} ms[/]")
+        if result.fallback_reason:
+            err.print(f"[yellow]fallback:[/] {result.fallback_reason}", highlight=False)
         out.print(result.completion, markup=False, highlight=False)
     return 0
 
 
 def _complete_batch(args: argparse.Namespace, index: Index, service) -> int:
+    from codeassist.backends import BackendError
     from codeassist.completion import CompletionRequest
 
     source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
@@ -228,6 +265,9 @@ def _complete_batch(args: argparse.Namespace, index: Index, service) -> int:
             except (ValueError, KeyError, TypeError, PositionError, IndexError_) as e:
                 print(json.dumps({"error": f"request {n}: {e}"}), flush=True)
                 status = EXIT_BAD_INPUT
+            except BackendError as e:
+                print(json.dumps({"error": f"request {n}: {e}"}), flush=True)
+                status = EXIT_MODEL
     return status
 
 
@@ -400,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-context", action="store_true", help="use only the current file")
     s.add_argument("--max-new-tokens", type=int, default=64)
     s.add_argument("--json", action="store_true")
+    add_backend_flags(s)
     s.set_defaults(func=cmd_complete)
 
     s = sub.add_parser("patch", help="propose a multi-file patch for an instruction, show it, apply on request")

@@ -352,7 +352,7 @@ class RemoteBackend:
 
     def _refused(self, status: int) -> str:
         return (f"the engine at {self.endpoint} refused the request (HTTP {status}): check the API key "
-                "(--api-key is not a flag: set $CODEASSIST_API_KEY or the LSP setting apiKey)")
+                "($CODEASSIST_API_KEY, or the editor setting apiKey)")
 
     # -- model and window ----------------------------------------------------------------------------
     def probe(self) -> None:

@@ -78,17 +78,19 @@ def load_tokenizer(source: str) -> Any | None:
     ``source`` is what the user configured (``--tokenizer``) or the served model's name; the built-in
     model is recognised by its name or file name.
     """
+    path = _default_source() if _names_default(source) else Path(source).expanduser()
+    is_gguf = path.suffix == ".gguf" and path.is_file()
+    is_hub_id = not path.exists() and source.count("/") == 1 and not source.startswith((".", "/", "~"))
+    if not (path.is_dir() or is_gguf or is_hub_id):
+        return None
     from transformers import AutoTokenizer
 
-    path = _default_source() if _names_default(source) else Path(source).expanduser()
     try:
-        if path.is_dir():
-            return AutoTokenizer.from_pretrained(path)
-        if path.suffix == ".gguf" and path.is_file():
+        if is_gguf:
             return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        if path.exists() or source.count("/") != 1:
-            return None
-        return AutoTokenizer.from_pretrained(source, local_files_only=True)  # a hub id in the local cache
+        if is_hub_id:
+            return AutoTokenizer.from_pretrained(source, local_files_only=True)  # the local cache only
+        return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as e:
         log.info("no tokenizer from %s: %s", source, e)
         return None

@@ -19,6 +19,25 @@ class ServerOptions:
     rope_scaling: str = "yarn"  # yarn | dynamic | linear | none, beyond the model's window
     languages: tuple[str, ...] = field(default_factory=lambda: tuple(sorted({l.name for l in LANGUAGES})))
     inline_completion: bool = True
+    backend: str | None = None  # local | remote (an OpenAI-compatible engine); None: $CODEASSIST_BACKEND or local
+    endpoint: str | None = None  # remote: the engine's base URL
+    remote_model: str | None = None  # remote: the served model (None: the engine's first)
+    api_key: str | None = None  # remote: bearer token (None: $CODEASSIST_API_KEY)
+    tokenizer: str | None = None  # remote: tokenizer for budgeting (None: remote_model, else an estimate)
+    fallback: str | None = None  # none | local: the in-process model answers while the engine is unavailable
+    request_timeout: float | None = None  # remote: longest silence from the engine (seconds; None: 30)
+
+    def backend_options(self):
+        """These settings as ``codeassist.backends.BackendOptions`` (unset ones from CODEASSIST_* variables)."""
+        import os
+
+        from codeassist.backends import BACKEND_ENV, BackendOptions
+
+        kind = self.backend or os.environ.get(BACKEND_ENV) or "local"
+        return BackendOptions.from_env(
+            backend=kind, model=self.remote_model if kind == "remote" else self.model, endpoint=self.endpoint,
+            api_key=self.api_key, tokenizer=self.tokenizer, fallback=self.fallback, timeout_s=self.request_timeout,
+            local_model=self.model)
 
 
 def parse_options(raw: Any) -> tuple[ServerOptions, list[str]]:
@@ -31,7 +50,8 @@ def parse_options(raw: Any) -> tuple[ServerOptions, list[str]]:
     values: dict[str, Any] = {}
     errors: list[str] = []
     aliases = {"contextTokens": "context_tokens", "maxNewTokens": "max_new_tokens", "ropeScaling": "rope_scaling",
-               "inlineCompletion": "inline_completion"}
+               "inlineCompletion": "inline_completion", "remoteModel": "remote_model", "apiKey": "api_key",
+               "requestTimeout": "request_timeout"}
     known = {f.name for f in fields(ServerOptions)}
     for key, value in raw.items():
         name = aliases.get(key, key)
@@ -45,6 +65,13 @@ def parse_options(raw: Any) -> tuple[ServerOptions, list[str]]:
             "rope_scaling": lambda v: v in MODES,
             "languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
             "inline_completion": lambda v: isinstance(v, bool),
+            "backend": lambda v: v is None or v in ("local", "remote"),
+            "endpoint": lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))),
+            "remote_model": lambda v: v is None or (isinstance(v, str) and v.strip() != ""),
+            "api_key": lambda v: v is None or isinstance(v, str),
+            "tokenizer": lambda v: v is None or (isinstance(v, str) and v.strip() != ""),
+            "fallback": lambda v: v is None or v in ("none", "local"),
+            "request_timeout": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 600),
         }[name](value)
         if not ok:
             errors.append(f"setting {key!r} has a bad value {value!r}; using {getattr(defaults, name)!r}")
