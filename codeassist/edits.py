@@ -1,7 +1,8 @@
 """Edits as text: parsing SEARCH/REPLACE blocks and unified diffs, and matching them against files.
 
-Both formats become ``Edit``s (path, search text, replacement); a SEARCH block without its divider is
-read as the file's whole new content (small models write those); a unified diff's hunk is its context and
+Both formats become ``Edit``s (path, search text, replacement); a SEARCH block without its divider,
+closed by ``>>>>>>> REPLACE`` or by a code fence, is read as the file's whole new content (small models
+write those), and is refused if it would drop most of the file; a unified diff's hunk is its context and
 removed lines (search) and its context and added lines (replace). Matching is tolerant in three steps:
 exact, then ignoring trailing whitespace, then relative indentation (the block re-indented to where it
 matches). An edit matching nowhere or in more than one place is an error, never a guess.
@@ -56,6 +57,9 @@ def _path_from(line: str) -> str | None:
 def parse_search_replace(text: str) -> list[Edit]:
     """Parses SEARCH/REPLACE blocks; each block's path is the nearest path-like line above it.
 
+    A block without a divider is the file's whole new content when ``>>>>>>> REPLACE`` closes it, or
+    when the model closed it with a code fence instead (it copies the fenced file listing of the prompt)
+    and no divider or ``>>>>>>> REPLACE`` follows before the next block or the end.
     Raises EditError for a block without a path, without a divider, or cut off before ``>>>>>>> REPLACE``.
     """
     lines = text.replace("\r\n", "\n").split("\n")
@@ -68,11 +72,12 @@ def parse_search_replace(text: str) -> list[Edit]:
             if path is None:
                 raise EditError(f"SEARCH block at line {i + 1} has no file path above it")
             search, replace, j = [], [], i + 1
+            last_fence = None  # index into ``search`` of the last code-fence line
             while j < len(lines) and not DIVIDER_RE.match(lines[j]):
-                if HEAD_RE.match(lines[j]):
-                    raise EditError(f"SEARCH block for {path} at line {i + 1} has no ======= divider")
-                if TAIL_RE.match(lines[j]):
+                if HEAD_RE.match(lines[j]) or TAIL_RE.match(lines[j]):
                     break
+                if FENCE_RE.match(lines[j]):
+                    last_fence = len(search)
                 search.append(lines[j])
                 j += 1
             if j < len(lines) and TAIL_RE.match(lines[j]):
@@ -80,6 +85,13 @@ def parse_search_replace(text: str) -> list[Edit]:
                 edits.append(Edit(path, "", _block(search), whole=True))
                 i = j + 1
                 continue
+            if (j >= len(lines) or HEAD_RE.match(lines[j])) and last_fence is not None:
+                # ... or close that content with a fence, as the prompt's file listings are closed.
+                edits.append(Edit(path, "", _block(search[:last_fence]), whole=True))
+                i = i + 1 + last_fence + 1
+                continue
+            if j < len(lines) and HEAD_RE.match(lines[j]):
+                raise EditError(f"SEARCH block for {path} at line {i + 1} has no ======= divider")
             if j >= len(lines):
                 raise EditError(f"SEARCH block for {path} at line {i + 1} is truncated (no ======= divider)")
             j += 1
@@ -177,7 +189,7 @@ def parse_edits(text: str) -> list[Edit]:
 def apply_edit(content: str, edit: Edit) -> str:
     """``content`` with ``edit`` applied; raises EditError when the search matches zero or several times."""
     if edit.whole:
-        return _merge_whole(content, edit.replace)
+        return _merge_whole(content, edit.replace, edit.path)
     if edit.search == "":
         if content.strip():
             raise EditError(f"{edit.path}: an empty SEARCH block only creates a new or empty file")
@@ -193,14 +205,18 @@ def apply_edit(content: str, edit: Edit) -> str:
 
 
 _AMBIGUOUS = object()
+WHOLE_MIN_LINES = 4  # files shorter than this (in lines) may be rewritten entirely by a whole-file block
+WHOLE_MIN_KEPT = 0.5  # share of a longer file's lines a whole-file block must keep
 
 
-def _merge_whole(content: str, new: str) -> str:
+def _merge_whole(content: str, new: str, path: str) -> str:
     """A whole-file rewrite, keeping leading and trailing lines the rewrite merely left out.
 
     Small models rewriting a file often skip its header (docstring, licence, imports) or its tail; a
     rewrite whose first (or last) difference is a pure deletion at the file's edge keeps those lines.
-    Deleting them on purpose takes a SEARCH/REPLACE block.
+    A rewrite that still keeps under half of a file's lines is refused: small models also write a lone
+    SEARCH fragment without its divider, which read as the whole file would wipe the rest. Deleting that
+    much on purpose takes a SEARCH/REPLACE block.
     """
     import difflib
 
@@ -211,6 +227,11 @@ def _merge_whole(content: str, new: str) -> str:
     head = old_lines[: ops[0][2]] if ops[0][0] == "delete" and ops[0][1] == 0 else []
     last = ops[-1]
     tail = old_lines[last[1] :] if last[0] == "delete" and last[2] == len(old_lines) and len(ops) > 1 else []
+    kept = len(head) + len(tail) + sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal")
+    if len(old_lines) >= WHOLE_MIN_LINES and kept < WHOLE_MIN_KEPT * len(old_lines):
+        raise EditError(f"{path}: a block without ======= would replace the whole file but keeps only {kept} of "
+                        f"its {len(old_lines)} lines; to change part of a file write <<<<<<< SEARCH, the lines "
+                        "to find, =======, the new lines, >>>>>>> REPLACE")
     return "".join(head) + new + "".join(tail)
 
 

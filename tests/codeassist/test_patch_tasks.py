@@ -1,5 +1,6 @@
 """The patch benchmark's task set (tests/bench/patch_tasks/) is sound: every check fails on the untouched
-fixture and passes once the task's reference solution (``solutions/ID.diff``) is applied with ``git apply``.
+fixture and passes once the task's reference solution (``solutions/ID.diff``) is applied with ``git apply``;
+and the parser handles the answers the default model gave in that benchmark.
 
 No model runs here; a check that passed before the edit, or failed after a correct one, would make the
 benchmark's check-passing rate meaningless.
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from codeassist.edits import Edit, EditError, apply_edit, parse_edits
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "bench" / "patch_tasks"
 SOLUTIONS_DIR = TASKS_DIR / "solutions"
@@ -61,3 +64,57 @@ def test_check_fails_before_and_passes_after_the_reference_solution(task, tmp_pa
 
     after = run_check(task, repo)
     assert after.returncode == 0, f"the check fails after the reference solution:\n{after.stdout}{after.stderr}"
+
+
+# -- answers the default model gave in the benchmark (tests/bench/RESULTS.md), trimmed ------------------
+FENCE_CLOSED_ANSWER = '''pricing.py
+<<<<<<< SEARCH
+TAX_RATE = 0.2
+
+
+def calc_total(prices, tax_rate=0.2):
+    subtotal = sum(prices)
+    return round(subtotal * (1 + tax_rate), 2)
+```
+
+cart.py
+<<<<<<< SEARCH
+from pricing import apply_discount, calc_total
+```
+
+Instruction: Update the calc_total function to accept a tax_rate parameter.
+'''
+
+LONE_FRAGMENT_ANSWER = '''textutils.py
+<<<<<<< SEARCH
+def count_words(text):
+>>>>>>> REPLACE
+'''
+
+
+def test_a_block_the_model_closed_with_a_fence_is_the_whole_new_file():
+    edits = parse_edits(FENCE_CLOSED_ANSWER)
+    assert edits == [
+        Edit("pricing.py", "", "TAX_RATE = 0.2\n\n\ndef calc_total(prices, tax_rate=0.2):\n    subtotal = sum(prices)\n"
+             "    return round(subtotal * (1 + tax_rate), 2)\n", whole=True),
+        Edit("cart.py", "", "from pricing import apply_discount, calc_total\n", whole=True),
+    ]
+
+
+def test_a_block_without_divider_or_fence_before_the_next_block_is_still_an_error():
+    with pytest.raises(EditError, match="no ======= divider"):
+        parse_edits("a.py\n<<<<<<< SEARCH\nx = 1\n\nb.py\n<<<<<<< SEARCH\ny\n=======\nz\n>>>>>>> REPLACE\n")
+
+
+def test_a_lone_fragment_read_as_a_whole_file_is_refused_not_written():
+    content = (TASKS_DIR / "py_text" / "textutils.py").read_text()
+    [edit] = parse_edits(LONE_FRAGMENT_ANSWER)
+    with pytest.raises(EditError, match="keeps only 0 of its 11 lines"):
+        apply_edit(content, edit)
+    # a rewrite of the whole file that changes one line, or one that leaves out the file's tail, still applies
+    one_line = apply_edit(content, parse_edits("textutils.py\n<<<<<<< SEARCH\n"
+                                               + content.replace("- n - 1:", "- n:") + ">>>>>>> REPLACE\n")[0])
+    assert one_line == content.replace("- n - 1:", "- n:")
+    head_only = apply_edit(content, parse_edits("textutils.py\n<<<<<<< SEARCH\ndef count_words(text):\n"
+                                                "    return len(text.split())\n>>>>>>> REPLACE\n")[0])
+    assert head_only == content.replace("word_count", "count_words")
