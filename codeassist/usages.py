@@ -22,6 +22,7 @@ import tree_sitter
 
 from codeassist import rope
 from codeassist.apply import FileChange
+from codeassist.edits import Edit, EditError, apply_edit
 from codeassist.engine import CancelFn, Engine
 from codeassist.models import LoadedModel
 from codeassist.patch import propose_patch
@@ -280,3 +281,33 @@ def update_usages(
     if not proposal.errors and not update.changes:
         update.errors.append("the model proposed no change to the files using the definition")
     return update
+
+
+REBASE_CONTEXT_LINES = 2  # unchanged lines kept around each hunk to find it again in a newer text
+
+
+def rebase_change(change: FileChange, current: str) -> FileChange | None:
+    """``change`` (made from ``change.old``) re-applied hunk by hunk to ``current``, a newer text of the file.
+
+    Each hunk, with up to ``REBASE_CONTEXT_LINES`` lines of context, must match exactly once in ``current``
+    (the tolerant matching of ``codeassist.edits``); returns None when one does not, rather than guess.
+    """
+    old = change.old.decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = change.new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    text = current
+    for tag, i1, i2, j1, j2 in reversed(difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()):
+        if tag == "equal":
+            continue
+        for c in range(REBASE_CONTEXT_LINES, -1, -1):  # less context when the user edited next to the hunk
+            lo, hi = max(0, i1 - c), min(len(old), i2 + c)
+            search = "".join(old[lo:hi])
+            if not search.strip():
+                continue
+            try:
+                text = apply_edit(text, Edit(change.path, search, "".join(old[lo:i1] + new[j1:j2] + old[i2:hi])))
+                break
+            except EditError:
+                continue
+        else:
+            return None
+    return FileChange(change.path, current.encode("utf-8", errors="surrogatepass"), text.encode("utf-8", errors="surrogatepass"))

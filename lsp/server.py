@@ -448,14 +448,18 @@ async def _resolve_usages(ls: CodeAssistServer, action: types.CodeAction, data: 
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeassist: could not update the usages of {change.old_name}: "
                                                     + "; ".join(update.errors)))
-    if not update.changes:
-        return action
-    edit, skipped = convert.lsp_usages_edit(update.changes, ls.index.root, _open_documents(ls),
-                                            confirm=update.method == "model")
+    open_documents = _open_documents(ls)
+    changes = []
+    for c in update.changes:  # model edits are planned on the disk: carried over to unsaved buffers
+        doc = open_documents.get((ls.index.root / c.path).as_uri())
+        stale = doc is not None and doc.source != c.old.decode("utf-8", "replace")
+        changes.append((usages.rebase_change(c, doc.source) or c) if stale else c)
+    edit, skipped = convert.lsp_usages_edit(changes, ls.index.root, open_documents, confirm=update.method == "model")
     if skipped:
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeassist: left out {', '.join(skipped)}: edited since; try again"))
-    action.edit = edit
+    if edit.document_changes:
+        action.edit = edit
     return action
 
 

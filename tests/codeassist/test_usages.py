@@ -2,8 +2,10 @@
 
 import pytest
 
+from codeassist.apply import FileChange
 from codeassist.usages import (
-    DefinitionChange, UsageError, changed_definitions, find_users, instruction_for, parameter_list, update_usages,
+    DefinitionChange, UsageError, changed_definitions, find_users, instruction_for, parameter_list, rebase_change,
+    update_usages,
 )
 from indexer.index import Index
 from indexer.parse import Definition
@@ -128,3 +130,17 @@ def test_the_model_updates_calls_after_a_parameter_change(index, default_model):
     for c in update.changes:
         calls = [l for l in c.new.decode().splitlines() if "area(" in l and "import" not in l]
         assert calls and all(l.count(",") >= 2 for l in calls), c.new.decode()
+
+
+def test_a_change_made_from_the_disk_is_carried_over_to_a_newer_buffer_or_refused():
+    old = "import a\n\nx = 1\ny = f(1, 2)\nz = 3\n"
+    change = FileChange("m.py", old.encode(), old.replace("f(1, 2)", "f(1, 2, 3)").encode())
+    buffer = "import a\nimport b\n\nx = 1\ny = f(1, 2)\nz = 3\n\nw = 4\n"
+    rebased = rebase_change(change, buffer)
+    assert rebased.old == buffer.encode()
+    assert rebased.new.decode() == buffer.replace("f(1, 2)", "f(1, 2, 3)")
+    assert rebase_change(change, buffer.replace("y = f(1, 2)", "y = g(1, 2)")) is None
+    edited_next_to_it = buffer.replace("x = 1", "x = 10")
+    assert rebase_change(change, edited_next_to_it).new.decode() == edited_next_to_it.replace("f(1, 2)", "f(1, 2, 3)")
+    ambiguous = edited_next_to_it.replace("z = 3", "z = 30") + "y = f(1, 2)\n"
+    assert rebase_change(change, ambiguous) is None  # without its context the line is in two places: no guessing
