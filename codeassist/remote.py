@@ -408,7 +408,14 @@ class RemoteBackend:
         self.probe()
         prompt_tokens = self.count_tokens(prompt)
         self._check_window(prompt_tokens, max_new_tokens)
-        conn, resp, watcher = self._open("POST", "/v1/completions", self.request_body(prompt, max_new_tokens), cancel)
+        body = self.request_body(prompt, max_new_tokens)
+        try:
+            return self._stream(body, t0, prompt_tokens, stop_rule, cancel, on_text)
+        except _EmptyStream:
+            raise self._explain_empty_stream(body) from None
+
+    def _stream(self, body, t0, prompt_tokens, stop_rule, cancel, on_text) -> Generation:
+        conn, resp, watcher = self._open("POST", "/v1/completions", body, cancel)
         try:
             if resp.status != 200:
                 self._raise_for_status(resp)
@@ -431,6 +438,22 @@ class RemoteBackend:
                                      f"({type(e).__name__}); it may have crashed or restarted") from None
         finally:
             self._close(conn, watcher)
+
+    def _explain_empty_stream(self, body: dict) -> BackendError:
+        """Why a stream ended before its first chunk: the same request unstreamed, for one token.
+
+        Works around llama-cpp-python 0.3.x, which answers a request that fails before its first token (a
+        prompt over the window) with an empty 200 stream and logs the error only on the server's side.
+        """
+        once = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False, "max_tokens": 1}
+        conn, resp, _ = self._open("POST", "/v1/completions", once)
+        try:
+            if resp.status != 200:
+                self._raise_for_status(resp)
+        finally:
+            conn.close()
+        return BackendUnavailable(f"the engine at {self.endpoint} ended the stream before the first token; "
+                                  "it may have crashed (see its log)")
 
     def _raise_for_status(self, resp: http.client.HTTPResponse) -> None:
         raw = resp.read(MAX_ERROR_BYTES)
@@ -475,6 +498,8 @@ class RemoteBackend:
         else:
             if watcher and watcher.fired:
                 raise Cancelled()
+            if not reason and not chunks:
+                raise _EmptyStream()
             if not reason:
                 raise BackendUnavailable(f"the engine at {self.endpoint} ended the stream without finishing "
                                          f"the completion (after {chunks} chunks); it may have crashed")
@@ -503,6 +528,10 @@ class RemoteBackend:
             prefill_ms=(first_at - t0) * 1000, decode_ms=(t_end - first_at) * 1000,
             stop_reason=reason, rope_scaling="engine",
         )
+
+
+class _EmptyStream(Exception):
+    """A stream that ended before its first chunk, without saying why."""
 
 
 def _merge_usage(seen: Chunk, chunk: Chunk) -> Chunk:

@@ -310,3 +310,22 @@ def test_cancel_while_the_engine_is_silent_returns_at_once(fake):
     with pytest.raises(Cancelled):
         backend(fake, model="m", read_timeout_s=10).generate("p", max_new_tokens=4, cancel=flag.is_set)
     assert time.perf_counter() - t0 < 1.5
+
+
+def test_an_empty_stream_is_explained_by_the_same_request_unstreamed(fake):
+    message = "This model's maximum context length is 64 tokens, however you requested 90 tokens"
+
+    def route(handler, body):  # llama-cpp-python 0.3.x: the streamed error is an empty 200 stream
+        if body["stream"]:
+            stream([], finish=None, done=False)(handler, body)
+        else:
+            send_json(handler, 400, {"error": {"message": message}})
+
+    fake.routes[("POST", "/v1/completions")] = route
+    with pytest.raises(ContextWindowError, match="maximum context length is 64"):
+        backend(fake, model="m").generate("z" * 300, max_new_tokens=8)
+    assert [b["stream"] for *_, b in fake.posts()] == [True, False]
+    assert fake.posts()[1][3]["max_tokens"] == 1
+    fake.routes[("POST", "/v1/completions")] = stream([], finish=None, done=False)
+    with pytest.raises(BackendUnavailable, match="ended the stream before the first token"):
+        backend(fake, model="m").generate("p", max_new_tokens=8)
