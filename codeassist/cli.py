@@ -1,4 +1,4 @@
-"""The ``codeassist`` command line: index, symbols, context, model, complete.
+"""The ``codeassist`` command line: index, symbols, context, model, complete, eval, patch, apply, undo.
 
 Only this module prints. Human output goes through rich (progress bars on stderr, tables on stdout);
 ``--json`` prints one JSON document for machines. Errors print one line on stderr and exit non-zero:
@@ -401,6 +401,81 @@ def cmd_patch(args: argparse.Namespace) -> int:
     return 0 if summary["ok"] else 1
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from codeassist.completion import CompletionService
+    from codeassist.evaluation.cases import extract_cases, read_cases, write_cases
+    from codeassist.evaluation.runner import CONDITIONS, Evaluator, results_json, summarize
+    from codeassist.models import ModelError
+
+    conditions = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown or not conditions:
+        raise CliError(f"unknown condition(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(CONDITIONS)}")
+    index = open_index(args.repo, quiet=args.json)
+    cases_file = Path(args.cases_file) if args.cases_file else index.root / ".codeassist" / "eval" / f"cases-s{args.seed}-n{args.cases}.jsonl"
+    if cases_file.exists():
+        try:
+            cases = read_cases(cases_file)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot read cases: {e}") from None
+        source = f"read from {cases_file}"
+    else:
+        cases = extract_cases(index, cases=args.cases, seed=args.seed)
+        write_cases(cases, cases_file)
+        source = f"written to {cases_file}"
+    if not cases:
+        raise CliError(f"no cases in {index.root}: it needs Python files that import names from each other")
+    try:
+        with err.status("Loading model") if err.is_terminal and not args.json else _null():
+            service = CompletionService(index, model_name=args.model)
+    except ModelError as e:
+        raise CliError(str(e), EXIT_MODEL) from None
+    evaluator = Evaluator(service, budget=args.budget, max_new_tokens=args.max_new_tokens)
+    try:
+        with progress_bar(f"Evaluating {len(cases)} cases × {len(conditions)} conditions", quiet=args.json) as cb:
+            results = evaluator.run(cases, conditions, score=args.score, progress=cb)
+    except (OSError, ValueError) as e:
+        raise CliError(str(e)) from None
+    summary = summarize(results, conditions, seed=args.seed)
+    summary |= {"repo": str(index.root), "cases": len(cases), "cases_file": str(cases_file), "seed": args.seed,
+                "mode": "score" if args.score else "generate", "model": service.loaded.name}
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary | {"results": results_json(results)}, indent=1) + "\n")
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    _show_eval(summary, conditions, source)
+    return 0
+
+
+def _show_eval(summary: dict, conditions: tuple[str, ...], source: str) -> None:
+    score = summary["mode"] == "score"
+    metrics = ["logprob"] if score else ["em", "es", "id_em", "id_f1"]
+    out.print(f"[dim]{summary['cases']} cases ({source}) · {summary['model']} · {summary['mode']}[/]")
+    t = Table("cases", "condition", *metrics, "ms/case", "prompt tok", "context tok", "n",
+              title=f"Completion quality on {Path(summary['repo']).name}")
+    for kind, by_cond in summary["conditions"].items():
+        for cond in conditions:
+            e = by_cond.get(cond)
+            if e:
+                values = [f"{e[m]:.3f}" if score else f"{100 * e[m]:.1f}" for m in metrics]
+                t.add_row(kind, cond, *values, f"{e['latency_ms']:.0f}", f"{e['prompt_tokens']:.0f}",
+                          f"{e['context_tokens']:.0f}", str(e["n"]))
+    out.print(t)
+    d = Table("cases", "difference", *metrics, title="Paired differences, mean [95% bootstrap interval]")
+    for kind, pairs in summary["differences"].items():
+        for pair, by_metric in pairs.items():
+            cells = []
+            for m in metrics:
+                mean, lo, hi = by_metric[m]
+                k = 1 if score else 100
+                style = "green" if lo > 0 else "red" if hi < 0 else ""
+                cell = f"{k * mean:+.1f} [{k * lo:+.1f}, {k * hi:+.1f}]" if not score else f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                cells.append(f"[{style}]{cell}[/]" if style else cell)
+            d.add_row(kind, pair.replace("-", " − "), *cells)
+    out.print(d)
+
+
 # -- parser --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="codeassist", description="Local-first repository-scale code assistant.")
@@ -442,6 +517,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     add_backend_flags(s)
     s.set_defaults(func=cmd_complete)
+
+    s = sub.add_parser("eval", help="measure cross-file completion quality on a Python repository (CrossCodeEval-style)")
+    s.add_argument("repo", help="repository directory")
+    s.add_argument("--cases", type=int, default=100, help="cross-file cases to draw (plus 20%% in-file controls)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--conditions", default="infile,bm25,packed", help="comma-separated: infile, bm25, packed")
+    s.add_argument("--cases-file", metavar="FILE", help="cases to reuse, or where to write new ones "
+                   "(default: REPO/.codeassist/eval/cases-sSEED-nCASES.jsonl)")
+    s.add_argument("--score", action="store_true", help="teacher-forced log-probability of the ground truth instead of generating")
+    s.add_argument("--budget", type=int, help="context tokens for bm25 and packed (default: packed gets what bm25 used)")
+    s.add_argument("--model", help="model: 'default', a .gguf file, a Hugging Face directory or hub id")
+    s.add_argument("--max-new-tokens", type=int, default=48)
+    s.add_argument("--out", metavar="FILE", help="write the summary and every case's result as JSON")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("patch", help="propose a multi-file patch for an instruction, show it, apply on request")
     s.add_argument("instruction")

@@ -1,0 +1,216 @@
+"""Evaluation cases from a Python repository: lines that use a name defined in another of its files.
+
+As CrossCodeEval does, a case is a line whose first use of a repository-internal cross-file name comes
+after the imports: the cursor goes right before that name and the ground truth is the rest of the line.
+Cross-file names are the names a file imports from repository files (``from .mod import name``, resolved
+by the indexer's ``ImportResolver``) and the attributes of imported repository modules
+(``import pkg.mod as m`` ... ``m.name``). Control cases (``kind == "infile"``) do the same for names the
+file defines itself, on lines that use no cross-file name.
+
+Cases are plain JSON lines (``write_cases``/``read_cases``) so that a run can be repeated exactly.
+Lines are 1-based, columns 0-based in code points.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import keyword
+import random
+import tokenize
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from indexer.imports import ImportResolver
+from indexer.index import Index
+
+MAX_CASES_PER_FILE = 5  # as in CrossCodeEval: no file dominates the set
+MAX_CONTROLS_PER_FILE = 1
+MIN_TARGET_CHARS = 4  # a ground truth shorter than this (e.g. "x)") measures nothing
+MIN_PREFIX_LINES = 3  # the cursor needs some in-file context above it
+CONTROL_SHARE = 0.2  # in-file control cases, as a share of the requested number of cases
+
+
+@dataclass(frozen=True)
+class Case:
+    path: str  # repository-relative, "/"-separated
+    line: int  # 1-based
+    column: int  # 0-based code points: the cursor stands before the character at this column
+    target: str  # the ground truth: the rest of the line from the cursor, trailing whitespace removed
+    kind: str  # "crossfile" | "infile"
+    name: str  # the identifier at the cursor
+    defined_in: tuple[str, ...]  # repository files that define ``name`` (the target file for "infile")
+
+    @property
+    def id(self) -> str:
+        return f"{self.path}:{self.line}:{self.column + 1}"
+
+    def prefix(self, text: str) -> str:
+        """The file's text before the cursor: everything the model may see of the target file."""
+        lines = text.split("\n")
+        return "\n".join(lines[: self.line - 1] + [lines[self.line - 1][: self.column]])
+
+
+def _import_spans(tree: ast.Module) -> set[int]:
+    """1-based lines covered by import statements."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def cross_file_names(path: str, tree: ast.Module, resolver: ImportResolver, definers: dict[str, set[str]]
+                     ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(imported names -> defining files, module aliases -> module files) for repository-internal imports.
+
+    An imported name counts only when a resolved file really defines it (per the index), so that
+    re-exports through ``__init__`` files still count and third-party imports never do.
+    """
+    names: dict[str, tuple[str, ...]] = {}
+    modules: dict[str, tuple[str, ...]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                files = [f for f in resolver.resolve(path, "python", f"{module}|{alias.name}") if f != path]
+                if not files:
+                    continue
+                local = alias.asname or alias.name
+                defining = tuple(sorted(definers.get(alias.name, set()) - {path}))
+                if any(f.endswith((f"/{alias.name}.py", f"/{alias.name}/__init__.py")) for f in files):
+                    modules[local] = tuple(files)  # ``from pkg import mod``: a module alias
+                elif defining:
+                    names[local] = defining
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is None and "." in alias.name:
+                    continue  # ``import a.b.c`` is used as ``a.b.c.x``: too deep to place a cursor well
+                files = [f for f in resolver.resolve(path, "python", alias.name) if f != path]
+                if files:
+                    modules[alias.asname or alias.name] = tuple(files)
+    return names, modules
+
+
+def _own_names(tree: ast.Module) -> dict[str, int]:
+    """Top-level functions and classes of the file -> 1-based line of their definition."""
+    return {n.name: n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _name_tokens(text: str) -> list[tokenize.TokenInfo]:
+    """NAME and OP tokens of ``text`` (strings and comments are single tokens, so never searched)."""
+    toks: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NAME, tokenize.OP):
+                toks.append(tok)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return toks
+
+
+def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[str, set[str]]) -> tuple[list[Case], list[Case]]:
+    """All (cross-file, in-file control) candidate cases of one file, at most one per line, in line order."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return [], []
+    names, modules = cross_file_names(path, tree, resolver, definers)
+    own = _own_names(tree)
+    skip = _import_spans(tree)
+    lines = text.split("\n")
+    toks = _name_tokens(text)
+    first_cross: dict[int, Case] = {}
+    first_own: dict[int, Case] = {}
+    crossing_lines: set[int] = set()
+    for i, tok in enumerate(toks):
+        (row, col), name = tok.start, tok.string
+        if tok.type != tokenize.NAME or row in skip or row <= MIN_PREFIX_LINES or keyword.iskeyword(name):
+            continue
+        prev = toks[i - 1].string if i else ""
+        if prev in (".", "def", "class"):
+            continue  # an attribute of something else, or a definition's own name
+        if tok.end[0] != row:
+            continue
+        case: Case | None = None
+        if name in names:
+            case = Case(path, row, col, "", "crossfile", name, names[name])
+        elif name in modules and i + 2 < len(toks) and toks[i + 1].string == "." and toks[i + 2].type == tokenize.NAME:
+            attr = toks[i + 2]
+            defining = tuple(sorted(f for f in modules[name] if f in definers.get(attr.string, ())))
+            if defining and attr.start[0] == row:
+                case = Case(path, row, attr.start[1], "", "crossfile", attr.string, defining)
+        if case is not None:
+            crossing_lines.add(row)
+            first_cross.setdefault(row, case)
+        elif name in own and own[name] < row and name not in names:
+            first_own.setdefault(row, Case(path, row, col, "", "infile", name, (path,)))
+    def finish(c: Case) -> Case | None:
+        line = lines[c.line - 1]
+        target = line[c.column:].rstrip()  # tokenize's columns count code points, as Case's do
+        if len(target) < MIN_TARGET_CHARS or line.lstrip().startswith(("#", "@")):
+            return None
+        return Case(c.path, c.line, c.column, target, c.kind, c.name, c.defined_in)
+    cross = [c for c in (finish(first_cross[r]) for r in sorted(first_cross)) if c]
+    control = [c for c in (finish(first_own[r]) for r in sorted(first_own) if r not in crossing_lines) if c]
+    return cross, control
+
+
+def extract_cases(index: Index, *, cases: int, seed: int, control_share: float = CONTROL_SHARE) -> list[Case]:
+    """Up to ``cases`` cross-file cases plus ``control_share`` as many in-file controls, deterministic in ``seed``.
+
+    Per file at most ``MAX_CASES_PER_FILE`` cross-file cases and ``MAX_CONTROLS_PER_FILE`` controls are
+    drawn; files and lines are chosen with ``random.Random(seed)``. Returned sorted by path and line.
+    """
+    snap = index.snapshot()
+    definers: dict[str, set[str]] = {}
+    for p, defs in snap.definitions.items():
+        for d in defs:
+            if not d.scope:
+                definers.setdefault(d.name, set()).add(p)
+    resolver = ImportResolver(list(snap.languages), index.root)
+    cross_pool: list[Case] = []
+    control_pool: list[Case] = []
+    for path in sorted(p for p, lang in snap.languages.items() if lang == "python"):
+        try:
+            text = index.read_text(path)
+        except OSError:
+            continue
+        cross, control = file_cases(path, text, resolver, definers)
+        rng = random.Random(f"{seed}:{path}")
+        cross_pool.extend(rng.sample(cross, min(MAX_CASES_PER_FILE, len(cross))))
+        control_pool.extend(rng.sample(control, min(MAX_CONTROLS_PER_FILE, len(control))))
+    rng = random.Random(seed)
+    picked = rng.sample(cross_pool, min(cases, len(cross_pool)))
+    n_control = min(len(control_pool), round(cases * control_share))
+    picked += rng.sample(control_pool, n_control)
+    return sorted(picked, key=lambda c: (c.path, c.line))
+
+
+def write_cases(cases: list[Case], path: Path) -> None:
+    """One JSON object per line; the file can be read back with ``read_cases``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for c in cases:
+            f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def read_cases(path: Path) -> list[Case]:
+    """Cases written by ``write_cases``; raises ValueError naming the bad line."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                out.append(Case(obj["path"], int(obj["line"]), int(obj["column"]), obj["target"], obj["kind"],
+                                obj["name"], tuple(obj["defined_in"])))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{n}: not a case ({e})") from None
+    return out
