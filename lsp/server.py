@@ -63,6 +63,7 @@ class CodeAssistServer(LanguageServer):
         self.cancel_indexing = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None  # pygls runs the loop; captured at initialize
         self.queue_lock = threading.Lock()
+        self.completion_lock = threading.Lock()  # one completion in a worker thread at a time
         self.queued = 0  # completion requests handed to worker threads and not finished there
         self.max_queued = 0  # the most there have been at once since start
 
@@ -214,11 +215,13 @@ class CodeAssistServer(LanguageServer):
         return result.completion
 
     def _complete(self, request, cancel: threading.Event):
-        """Worker thread: a request cancelled while it waited for a thread returns without touching the model."""
+        """Worker thread: completions run one at a time (the engine is serial anyway), and a request cancelled
+        while it waited for its turn returns without gathering context or touching the model."""
         try:
-            if cancel.is_set():
-                raise Cancelled()
-            return self.service.complete(request, cancel=cancel.is_set)
+            with self.completion_lock:
+                if cancel.is_set():
+                    raise Cancelled()
+                return self.service.complete(request, cancel=cancel.is_set)
         finally:
             with self.queue_lock:
                 self.queued -= 1
