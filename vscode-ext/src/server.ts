@@ -1,6 +1,7 @@
 /**
  * The server's lifecycle: starts `codeassist lsp` over stdio with the settings as
- * `initializationOptions`, restarts it when they change, routes its status and indexing progress to the
+ * `initializationOptions` (and the remote engine's API key from the secret storage in its environment),
+ * restarts it when they or the key change, routes its status and indexing progress to the
  * status bar and its patches to the PatchReviewer, and explains a missing or crashing server in words.
  */
 import type { ChildProcess } from 'child_process';
@@ -10,10 +11,13 @@ import {
     LanguageClient, LanguageClientOptions, ProgressToken, ResponseError, RevealOutputChannelOn, WorkDoneProgressCancelNotification,
 } from 'vscode-languageclient/node';
 
+import { ApiKeys, endpointOrigin } from './apiKey';
 import { checkExecutable, describeCommand, explainExit, launchServer, LaunchError, OutputTail } from './launch';
 import type { PatchReviewer } from './patch';
 import { isCodeassistPatch } from './preview';
-import { documentSelector, initializationOptions, needsRestart, readSettings, serverCommand, ServerCommand, Settings } from './settings';
+import {
+    backendProblems, documentSelector, initializationOptions, needsRestart, readSettings, serverCommand, ServerCommand, Settings,
+} from './settings';
 import type { ProgressValue, ServerStatus } from './status';
 import type { StatusBar } from './statusBar';
 
@@ -46,25 +50,39 @@ export class ServerManager implements vscode.Disposable {
     private readonly perClient: vscode.Disposable[] = [];
     private readonly progressTokens = new Set<ProgressToken>();
     private reviewStarted: (() => void) | undefined;
-    private readonly configListener: vscode.Disposable;
+    private apiKey: string | undefined;  // the key the running server was given (remote backend only)
+    private readonly listeners: vscode.Disposable[];
 
     constructor(private readonly output: vscode.LogOutputChannel, private readonly status: StatusBar,
-        private readonly patches: PatchReviewer) {
-        this.configListener = vscode.workspace.onDidChangeConfiguration(e => {
-            if (needsRestart(key => e.affectsConfiguration(key))) {
-                this.output.info('settings changed: restarting the server');
-                void this.restart();
-            }
-        });
+        private readonly patches: PatchReviewer, private readonly keys: ApiKeys,
+        onSecretChange: vscode.Event<vscode.SecretStorageChangeEvent>) {
+        this.listeners = [
+            vscode.workspace.onDidChangeConfiguration(e => {
+                if (needsRestart(key => e.affectsConfiguration(key), currentSettings().backend)) {
+                    this.output.info('settings changed: restarting the server');
+                    void this.restart();
+                }
+            }),
+            onSecretChange(e => {
+                if (ApiKeys.concerns(e.key, currentSettings().endpoint)) {
+                    void this.applyApiKey();
+                }
+            }),
+        ];
     }
 
     async start(): Promise<void> {
         const { settings, problems } = readSettings(vscode.workspace.getConfiguration('codeassist'));
-        for (const p of problems) {
+        for (const p of [...problems, ...backendProblems(settings, process.env)]) {
             this.output.warn(p);
             void vscode.window.showWarningMessage(`CodeAssist: ${p}`);
         }
-        const command = serverCommand(settings);
+        this.apiKey = await this.readApiKey(settings);
+        if (settings.backend === 'remote') {
+            const where = endpointOrigin(settings.endpoint) ?? '$CODEASSIST_ENDPOINT';
+            this.output.info(`remote backend at ${where}, API key ${this.apiKey ? 'from the secret storage' : 'none stored (or $CODEASSIST_API_KEY)'}`);
+        }
+        const command = serverCommand(settings, this.apiKey);
         this.command = command;
         this.stopping = false;
         this.status.model.setClient('starting');
@@ -126,8 +144,31 @@ export class ServerManager implements vscode.Disposable {
     }
 
     dispose(): void {
-        this.configListener.dispose();
+        this.listeners.forEach(d => d.dispose());
         void this.stop();
+    }
+
+    /** Restarts the server when the remote backend's stored API key is not the one it was started with. */
+    async applyApiKey(): Promise<void> {
+        const settings = currentSettings();
+        if (settings.backend !== 'remote' || (await this.readApiKey(settings)) === this.apiKey) {
+            return;
+        }
+        this.output.info('the API key changed: restarting the server');
+        await this.restart();
+    }
+
+    /** The stored key for the remote backend's endpoint; undefined for the local backend or when none. */
+    private async readApiKey(settings: Settings): Promise<string | undefined> {
+        if (settings.backend !== 'remote') {
+            return undefined;
+        }
+        try {
+            return await this.keys.get(settings.endpoint);
+        } catch (e) {  // no keychain on this machine: the server may still have $CODEASSIST_API_KEY
+            this.output.warn(`the API key could not be read from the secret storage: ${e instanceof Error ? e.message : String(e)}`);
+            return undefined;
+        }
     }
 
     /** Asks the server for a patch for `instruction`; the edit arrives as workspace/applyEdit. */
@@ -315,6 +356,10 @@ export class ServerManager implements vscode.Disposable {
             }
         });
     }
+}
+
+function currentSettings(): Settings {
+    return readSettings(vscode.workspace.getConfiguration('codeassist')).settings;
 }
 
 /** The process's exit code and signal, waiting up to 2 s for it to exit. */

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 
 import {
-    DEFAULTS, documentSelector, initializationOptions, KEYS, LANGUAGES, needsRestart, readSettings, Section, serverCommand,
+    backendProblems, DEFAULTS, documentSelector, initializationOptions, KEYS, LANGUAGES, needsRestart, readSettings, Section, serverCommand,
 } from '../../src/settings';
 
 import * as fs from 'fs';
@@ -34,18 +34,69 @@ describe('settings', () => {
             ropeScaling: 'yarn',
             languages: ['python', 'javascript', 'typescript', 'tsx', 'go', 'rust', 'java', 'c', 'cpp'],
             inlineCompletion: true,
+            backend: 'local',
+            endpoint: null,
+            remoteModel: null,
+            tokenizer: null,
+            fallback: 'none',
+            requestTimeout: 30,
         });
+    });
+
+    it('every initializationOptions name is one lsp/options.py parses (field or camelCase alias)', () => {
+        const source = fs.readFileSync(path.resolve(__dirname, '../../../../lsp/options.py'), 'utf8');
+        const body = source.slice(source.indexOf('class ServerOptions'), source.indexOf('\n    def ', source.indexOf('class ServerOptions')));
+        const fields = new Set([...body.matchAll(/^ {4}(\w+): [^=\n]+=/gm)].map(m => m[1]));
+        const aliases = new Map([...source.matchAll(/"(\w+)": "(\w+)"/g)].map(m => [m[1], m[2]]));
+        assert.ok(fields.has('request_timeout') && aliases.get('apiKey') === 'api_key', 'lsp/options.py was not parsed');
+        for (const name of Object.keys(initializationOptions(DEFAULTS))) {
+            assert.ok(fields.has(aliases.get(name) ?? name), `${name} is not a ServerOptions field or alias`);
+        }
     });
 
     it('user values pass through', () => {
         const { settings } = readSettings(section({
             model: ' /models/x.gguf ', contextTokens: 4096, maxNewTokens: 64, ropeScaling: 'dynamic',
             languages: ['go', 'rust', 'go'], 'inlineCompletion.enabled': false,
+            backend: 'remote', endpoint: ' https://gpu-box:8000/v1 ', remoteModel: 'Qwen/Qwen2.5-Coder-7B',
+            tokenizer: '/models/qwen7b', fallback: 'local', requestTimeout: 2.5,
         }));
         assert.deepStrictEqual(initializationOptions(settings), {
             model: '/models/x.gguf', contextTokens: 4096, maxNewTokens: 64, ropeScaling: 'dynamic',
             languages: ['go', 'rust'], inlineCompletion: false,
+            backend: 'remote', endpoint: 'https://gpu-box:8000/v1', remoteModel: 'Qwen/Qwen2.5-Coder-7B',
+            tokenizer: '/models/qwen7b', fallback: 'local', requestTimeout: 2.5,
         });
+    });
+
+    it('bad backend values are named and replaced by their defaults', () => {
+        const { settings, problems } = readSettings(section({
+            backend: 'cloud', endpoint: 'gpu-box:8000', fallback: 'remote', requestTimeout: 0, remoteModel: 7,
+        }));
+        assert.deepStrictEqual([settings.backend, settings.endpoint, settings.fallback, settings.requestTimeout, settings.remoteModel],
+            ['local', '', 'none', 30, '']);
+        assert.strictEqual(problems.length, 5);
+        assert.match(problems.join('\n'), /codeassist\.endpoint has a bad value "gpu-box:8000"; using ""/);
+        assert.match(problems.join('\n'), /codeassist\.requestTimeout has a bad value 0; using 30/);
+        assert.deepStrictEqual(readSettings(section({ requestTimeout: 601 })).problems.length, 1);
+        assert.deepStrictEqual(readSettings(section({ requestTimeout: 600, endpoint: 'ftp://x' })).problems.length, 1);
+    });
+
+    it('a remote backend without an endpoint is a problem unless $CODEASSIST_ENDPOINT gives one', () => {
+        const remote = readSettings(section({ backend: 'remote' })).settings;
+        assert.match(backendProblems(remote, {}).join(), /codeassist\.endpoint/);
+        assert.deepStrictEqual(backendProblems(remote, { CODEASSIST_ENDPOINT: 'http://gpu-box:8000' }), []);
+        assert.deepStrictEqual(backendProblems(readSettings(section({})).settings, {}), []);
+    });
+
+    it('the API key reaches the server in its environment for the remote backend only, never in its options or arguments', () => {
+        const remote = readSettings(section({ backend: 'remote', endpoint: 'http://gpu-box:8000' })).settings;
+        const command = serverCommand(remote, 'sk-secret');
+        assert.deepStrictEqual(command.env, { CODEASSIST_API_KEY: 'sk-secret' });
+        assert.ok(!command.args.join(' ').includes('sk-secret'));
+        assert.ok(!JSON.stringify(initializationOptions(remote)).includes('sk-secret'));
+        assert.deepStrictEqual(serverCommand(remote).env, {});
+        assert.deepStrictEqual(serverCommand(readSettings(section({})).settings, 'sk-secret').env, {});
     });
 
     it('bad values are named and replaced by their defaults', () => {
@@ -88,10 +139,21 @@ describe('settings', () => {
 
     it('server settings restart the server; the preview style and tracing do not', () => {
         const changed = (...keys: string[]) => (key: string) => key === 'codeassist' || keys.includes(key);
-        assert.strictEqual(needsRestart(changed('codeassist.contextTokens')), true);
-        assert.strictEqual(needsRestart(changed('codeassist.server.pythonPath')), true);
-        assert.strictEqual(needsRestart(changed('codeassist.patch.preview')), false);
-        assert.strictEqual(needsRestart(changed('codeassist.trace.server')), false);
-        assert.strictEqual(needsRestart(() => false), false);
+        assert.strictEqual(needsRestart(changed('codeassist.contextTokens'), 'local'), true);
+        assert.strictEqual(needsRestart(changed('codeassist.server.pythonPath'), 'local'), true);
+        assert.strictEqual(needsRestart(changed('codeassist.patch.preview'), 'local'), false);
+        assert.strictEqual(needsRestart(changed('codeassist.trace.server'), 'remote'), false);
+        assert.strictEqual(needsRestart(() => false, 'remote'), false);
+    });
+
+    it('backend settings restart the server; the remote-only ones only while the backend is remote', () => {
+        const changed = (...keys: string[]) => (key: string) => key === 'codeassist' || keys.includes(key);
+        assert.strictEqual(needsRestart(changed('codeassist.backend'), 'local'), true);  // remote -> local
+        assert.strictEqual(needsRestart(changed('codeassist.backend'), 'remote'), true);
+        for (const key of ['endpoint', 'remoteModel', 'tokenizer', 'fallback', 'requestTimeout']) {
+            assert.strictEqual(needsRestart(changed(`codeassist.${key}`), 'remote'), true, key);
+            assert.strictEqual(needsRestart(changed(`codeassist.${key}`), 'local'), false, key);
+        }
+        assert.strictEqual(needsRestart(changed('codeassist.model'), 'remote'), true);  // the fallback's model
     });
 });
