@@ -7,9 +7,13 @@ than the target file become the context, laid out like the packer's snippets. BM
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 import bm25s
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 from indexer.index import Index
 from indexer.rank import Snippet, TokenCounter, estimate_tokens
 from codeassist.context import Context, prompt_order
