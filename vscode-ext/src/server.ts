@@ -148,12 +148,18 @@ export class ServerManager implements vscode.Disposable {
         void this.stop();
     }
 
-    /** Restarts the server when the remote backend's stored API key is not the one it was started with. */
+    /**
+     * Restarts the server when the remote backend's stored API key is not the one it was started with.
+     * Called by the command that sets the key and by the secret storage's change event; the first call
+     * records the new key before it restarts, so the second finds nothing to do.
+     */
     async applyApiKey(): Promise<void> {
         const settings = currentSettings();
-        if (settings.backend !== 'remote' || (await this.readApiKey(settings)) === this.apiKey) {
+        const key = await this.readApiKey(settings);
+        if (settings.backend !== 'remote' || key === this.apiKey) {
             return;
         }
+        this.apiKey = key;
         this.output.info('the API key changed: restarting the server');
         await this.restart();
     }
