@@ -254,6 +254,12 @@ class RemoteBackend:
 
     @cached_property
     def tokens(self) -> TokenCounter:
+        """Counts from --tokenizer, else the served model's name (asked of the engine when not configured)."""
+        if self._model is None and not self.options.tokenizer:
+            try:
+                self.probe()
+            except BackendError as e:  # counted by estimate; the next request reports the engine's state
+                log.warning("cannot ask %s for its model: %s", self.endpoint, e)
         return token_counter(self.options.tokenizer, self._model)
 
     @cached_property

@@ -329,3 +329,9 @@ def test_an_empty_stream_is_explained_by_the_same_request_unstreamed(fake):
     fake.routes[("POST", "/v1/completions")] = stream([], finish=None, done=False)
     with pytest.raises(BackendUnavailable, match="ended the stream before the first token"):
         backend(fake, model="m").generate("p", max_new_tokens=8)
+
+
+def test_an_unnamed_model_is_asked_of_the_engine_before_choosing_the_prompt_format(fake):
+    remote = backend(fake)
+    assert remote.format is QWEN and remote.name == "qwen2.5-coder-7b"  # from GET /v1/models
+    assert not remote.tokens.exact  # no such tokenizer here: the estimate
