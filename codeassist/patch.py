@@ -2,7 +2,8 @@
 
 The model (the instruct model's chat template) answers with SEARCH/REPLACE blocks; they are parsed and
 planned against the files in memory (``codeassist.apply.plan_changes``), checked for syntax regressions,
-and, when anything fails, the errors go back to the model for up to ``MAX_RETRIES`` more attempts.
+and, when anything fails, the errors go back to the model for up to ``MAX_RETRIES`` more attempts (fewer
+when the model only repeats a failed answer).
 Nothing is written here: ``codeassist.apply.write_changes`` does that once the user accepts.
 """
 
@@ -192,6 +193,10 @@ def propose_patch(
         if not errors:
             break
         proposal.changes = []
+        if output in proposal.outputs[:-1]:
+            # Greedy decoding wrote a failed answer again word for word; in the patch benchmark
+            # (tests/bench/RESULTS.md) every answer repeated once was repeated on the next attempt too.
+            break
         messages = messages + [
             {"role": "assistant", "content": output},
             {"role": "user", "content": "These edits failed:\n- " + "\n- ".join(errors)

@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--json", default="/tmp/bench_patch.json", help="where results are written after each task")
     args = ap.parse_args()
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)  # a log file gets the full task ids
     tasks = json.loads((TASKS_DIR / "tasks.json").read_text())
     if args.only:
         unknown = set(args.only) - {t["id"] for t in tasks}
