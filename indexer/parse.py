@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 import tree_sitter
@@ -24,6 +25,8 @@ from indexer import languages
 
 SIGNATURE_MAX_CHARS = 200  # a definition's signature is its first line, cut to this many characters
 MAX_NAME_BYTES = 128  # longer identifiers are noise (generated code, data) and are not stored
+
+_node_text = attrgetter("text")
 
 
 class Definition(NamedTuple):
@@ -52,12 +55,10 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
     tree = languages.parser(language).parse(source)
     root = tree.root_node
     result = ParsedFile(language=language, errors=_count_errors(root) if root.has_error else 0)
-    raw_defs: list[tuple[int, int, str, str, int, int, int]] = []
-    refs: Counter[str] = Counter()
+    raw_defs: list[tuple[int, int, str, str, int, int, int, int]] = []
     imports: list[str] = []
-    for node in tree_sitter.QueryCursor(languages.query(language, "refs")).captures(root).get("reference", ()):
-        if node.end_byte - node.start_byte <= MAX_NAME_BYTES:
-            refs[node.text] += 1
+    # counted as bytes in C (Counter over map), then long names dropped per distinct name, not per node
+    refs = Counter(map(_node_text, tree_sitter.QueryCursor(languages.query(language, "refs")).captures(root).get("reference", ())))
     for _, caps in tree_sitter.QueryCursor(languages.query(language, "tags")).matches(root):
         if "name" in caps:
             name_node = caps["name"][0]
@@ -69,7 +70,7 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
                         end_row -= 1  # nodes that swallow their newline (C macros) end on the line before
                     raw_defs.append(
                         (node.start_byte, node.end_byte, _text(name_node), key[11:],
-                         node.start_point[0], end_row, node.start_point[1], name_node.start_point[0])
+                         node.start_point[0], end_row, node.start_point[1], name_node.start_byte)
                     )
                     break
         elif "import.module" in caps:
@@ -78,7 +79,7 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
             module = _text(caps["import.from"][0])
             names = caps.get("import.name") or ()
             imports.extend(f"{module}|{_text(n)}" for n in names) if names else imports.append(f"{module}|*")
-    result.references = {_decode(k): v for k, v in refs.items()}
+    result.references = {_decode(k): v for k, v in refs.items() if len(k) <= MAX_NAME_BYTES}
     result.imports = list(dict.fromkeys(imports))
     result.definitions = _with_scopes(raw_defs, source)
     return result
@@ -87,17 +88,15 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
 def _with_scopes(raw_defs, source: bytes) -> list[Definition]:
     """Orders definitions by position and names each one's enclosing definitions (innermost last)."""
     raw_defs.sort(key=lambda d: (d[0], -d[1]))
-    lines = None
     out: list[Definition] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, name, kind) of open enclosing definitions
-    for start, end, name, kind, srow, erow, scol, name_row in raw_defs:
+    for start, end, name, kind, srow, erow, scol, name_byte in raw_defs:
         while stack and stack[-1][0] <= start:
             stack.pop()
         if kind == "function" and stack and stack[-1][2] in ("class", "interface", "struct", "impl"):
             kind = "method"
-        if lines is None:
-            lines = source.split(b"\n")
-        line = lines[name_row] if name_row < len(lines) else b""  # the name's line: past annotations
+        line_end = source.find(b"\n", name_byte)  # the name's line: past annotations (rows count "\n" only)
+        line = source[source.rfind(b"\n", 0, name_byte) + 1:line_end if line_end >= 0 else len(source)]
         signature = _decode(line).strip().lstrip("\ufeff")[:SIGNATURE_MAX_CHARS]
         scope = ".".join(s[1] for s in stack)
         out.append(Definition(name, kind, srow + 1, erow + 1, scol, signature, scope))
