@@ -8,6 +8,7 @@ documented in ``indexer.parse``.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import tree_sitter
 
 QUERY_DIR = Path(__file__).with_name("queries")
+_CAPTURE = re.compile(rb"@([A-Za-z_][\w.-]*)")  # a capture name in query text, in patterns and predicates alike
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,21 @@ def query(name: str, kind: str) -> tree_sitter.Query:
     """The compiled query ``queries/<stem>.<kind>.scm``: kind "tags" (definitions, imports) or "refs"."""
     text = (QUERY_DIR / f"{_BY_NAME[name].query}.{kind}.scm").read_text()
     return tree_sitter.Query(ts_language(name), text)
+
+
+@cache
+def index_query(name: str) -> tree_sitter.Query:
+    """The refs and tags queries compiled as one, for a single pass over the tree run as captures.
+
+    A captures run says which capture each node belongs to but not which match, so every capture of
+    tags pattern ``i`` is renamed ``@<capture>.<i>`` (``@name.3``, ``@definition.field.3``) and
+    ``indexer.parse`` pairs each pattern's captures back into matches. ``@reference`` keeps its name.
+    """
+    s = _BY_NAME[name].query
+    tags_text = (QUERY_DIR / f"{s}.tags.scm").read_bytes()
+    tags = tree_sitter.Query(ts_language(name), tags_text.decode())
+    parts = [(QUERY_DIR / f"{s}.refs.scm").read_bytes()]
+    for i in range(tags.pattern_count):
+        pattern = tags_text[tags.start_byte_for_pattern(i):tags.end_byte_for_pattern(i)]
+        parts.append(_CAPTURE.sub(lambda m: b"@%s.%d" % (m.group(1), i), pattern))
+    return tree_sitter.Query(ts_language(name), b"\n".join(parts).decode())
