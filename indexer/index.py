@@ -142,7 +142,7 @@ class Index:
                 jobs.append((str(self.root), c.path, c.language, row.hash if row and row.language == c.language else None))
             reparsed = 0
             skipped: dict[str, int] = {}
-            with self.store.write():
+            with self.store.write(), self.store.bulk_load():
                 self.store.delete_files(removed)
                 for path, status, h, lines, parsed, size, mtime in self._run_jobs(jobs, progress, workers):
                     if status == "parsed":

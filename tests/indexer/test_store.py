@@ -181,6 +181,58 @@ def test_busy_database_is_not_mistaken_for_a_corrupt_one(tmp_path, monkeypatch):
         conn.close()
 
 
+# -- bulk load ---------------------------------------------------------------------------------------------
+def index_names(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    finally:
+        conn.close()
+
+
+def test_cold_refresh_rebuilds_the_indexes_it_dropped(indexed):
+    db = db_of(indexed)
+    assert index_names(db) == set(store_module.INDEXES)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM symbols WHERE name = 'alpha'"))
+        assert "symbols_name" in plan
+    finally:
+        conn.close()
+
+
+def test_bulk_load_only_when_the_index_is_empty(indexed):
+    store = Store.open(db_of(indexed))
+    try:
+        with store.write(), store.bulk_load() as dropped:
+            assert not dropped
+            assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchone()[0] == 4
+    finally:
+        store.close()
+
+
+class Stop(Exception):
+    pass
+
+
+def test_cancelled_cold_refresh_keeps_the_indexes(make_repo):
+    root = make_repo({f"m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(100)})
+
+    def cancel(done, total):
+        if done >= 10:
+            raise Stop
+
+    with Index(root) as idx:
+        with pytest.raises(Stop):
+            idx.refresh(cancel, workers=1)
+        assert idx.store.stats()["files"] == 0
+    assert index_names(db_of(root)) == set(store_module.INDEXES)  # the rollback restored what bulk_load dropped
+    with Index(root) as idx:
+        assert idx.refresh().files == 100
+        assert [p for p, _ in idx.symbols("f7")] == ["m7.py"]
+
+
 # -- several processes -------------------------------------------------------------------------------------
 N_FILES = 200
 
