@@ -22,7 +22,7 @@ from indexer import discover as disc
 from indexer.imports import ImportResolver
 from indexer.languages import language_for_path
 from indexer.parse import Definition, ParsedFile, parse_source
-from indexer.store import Store
+from indexer.store import Store, file_rows
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def content_hash(data: bytes) -> str:
 
 
 def _read_and_parse(job: tuple[str, str, str, str | None]) -> tuple:
-    """Worker: (root, path, language, old hash) -> (path, status, hash, lines, parsed, size, mtime_ns).
+    """Worker: (root, path, language, old hash) -> (path, status, hash, lines, rows, size, mtime_ns).
+
+    rows is the parse as ``store.FileRows`` (cheap to pickle back from a worker process), or None.
 
     status is "parsed", "same" (content unchanged), or a skip reason ("binary", "gone", ...).
     """
@@ -83,8 +85,8 @@ def _read_and_parse(job: tuple[str, str, str, str | None]) -> tuple:
     reason = disc.check_content(data)
     if reason:
         return path, reason, h, 0, None, st.st_size, st.st_mtime_ns
-    parsed = parse_source(data, language)
-    return path, "parsed", h, data.count(b"\n") + 1, parsed, st.st_size, st.st_mtime_ns
+    rows = file_rows(parse_source(data, language))
+    return path, "parsed", h, data.count(b"\n") + 1, rows, st.st_size, st.st_mtime_ns
 
 
 class Index:
@@ -144,9 +146,9 @@ class Index:
             skipped: dict[str, int] = {}
             with self.store.write(), self.store.bulk_load():
                 self.store.delete_files(removed)
-                for path, status, h, lines, parsed, size, mtime in self._run_jobs(jobs, progress, workers):
+                for path, status, h, lines, rows, size, mtime in self._run_jobs(jobs, progress, workers):
                     if status == "parsed":
-                        self.store.put_file(path, h, size, mtime, lines, parsed)
+                        self.store.put_file(path, h, size, mtime, lines, rows)
                         reparsed += 1
                     elif status == "same":
                         self.store.touch_file(path, size, mtime)
@@ -196,10 +198,10 @@ class Index:
             self.buffers.pop(rel, None)
             return known is not None
         res = _read_and_parse((str(self.root), rel, lang.name, known.hash if known else None))
-        _, status, h, lines, parsed, size, mtime = res
+        _, status, h, lines, rows, size, mtime = res
         with self.store.write():
             if status == "parsed":
-                self.store.put_file(rel, h, size, mtime, lines, parsed)
+                self.store.put_file(rel, h, size, mtime, lines, rows)
             elif status == "same":
                 self.store.touch_file(rel, size, mtime)
             else:

@@ -212,6 +212,19 @@ def test_bulk_load_only_when_the_index_is_empty(indexed):
         store.close()
 
 
+@pytest.mark.parametrize("json_each", [True, False], ids=["json_each", "executemany"])
+def test_references_are_stored_the_same_with_or_without_sqlite_json(make_repo, json_each):
+    root = make_repo({"u.py": "café = 1\nprint(café, café)\ns = 'not a reference'\n", "v.py": "pass\n"})
+    with Index(root) as idx:
+        if json_each and not idx.store.has_json:
+            pytest.skip("this SQLite has no JSON functions")
+        idx.store.has_json = json_each
+        idx.refresh()
+        assert sorted(idx.store.all_references()) == [("u.py", "café", 3), ("u.py", "print", 1), ("u.py", "s", 1)]
+        types = idx.store.conn.execute("SELECT DISTINCT typeof(name), typeof(count) FROM refs").fetchall()
+        assert types == [("text", "integer")]
+
+
 class Stop(Exception):
     pass
 
