@@ -24,7 +24,8 @@ from codeassist import __version__, imports_edit, usages
 from codeassist.cli import CliError
 from codeassist.completion import CompletionService
 from codeassist.engine import Cancelled
-from codeassist.models import ModelError, load_model
+from codeassist.backends import BackendError, LocalBackend, open_backends
+from codeassist.models import ModelError
 from codeassist.packer import PackOptions
 from codeassist.patch import propose_patch
 from codeassist.position import PositionError
@@ -105,20 +106,42 @@ class CodeAssistServer(LanguageServer):
     def _prepare_inner(self) -> None:
         if self.root is not None:
             self.reindex()
-        self.set_state("loading", f"loading model {self.options.model or 'default'}")
         try:
-            loaded = load_model(self.options.model)
+            backend, fallback = open_backends(self.options.backend_options())
+        except BackendError as e:
+            self.set_state("failed", str(e))
+            self.show(f"codeassist: bad backend settings: {e}", types.MessageType.Error)
+            return
+        local = [b for b in (backend, fallback) if isinstance(b, LocalBackend)]
+        self.set_state("loading", f"loading model {self.options.model or 'default'}" if local
+                       else f"connecting to {self.options.endpoint or 'the remote engine'}")
+        try:
+            for b in local:
+                b.loaded  # loads the in-process model now, in this background thread
+            name = backend.name  # a remote engine is asked which model it serves
         except ModelError as e:
             self.set_state("failed", str(e))
             self.show(f"codeassist: the model could not be loaded: {e}", types.MessageType.Error)
+            return
+        except BackendError as e:
+            self.set_state("failed", f"remote engine: {e}")
+            self.show(f"codeassist: the remote engine is not usable: {e}", types.MessageType.Error)
             return
         if self.index is None:
             self.set_state("failed", "no workspace folder to index")
             return
         opts = PackOptions(context_tokens=self.options.context_tokens, max_new_tokens=self.options.max_new_tokens)
-        self.service = CompletionService(self.index, loaded=loaded, options=opts, rope_mode=self.options.rope_scaling,
-                                         index_lock=self.index_lock)
-        self.set_state("ready", f"{loaded.name} ready")
+        self.service = CompletionService(self.index, backend=backend, fallback=fallback, options=opts,
+                                         rope_mode=self.options.rope_scaling, index_lock=self.index_lock)
+        where = f" on {self.options.endpoint}" if backend.kind == "remote" else ""
+        self.set_state("ready", f"{name}{where} ready" + (" (local fallback)" if fallback else ""))
+
+    def local_model(self) -> LocalBackend | None:
+        """The in-process model that patches and usage updates run on: the backend's, else the fallback's."""
+        svc = self.service
+        if svc is None:
+            return None
+        return next((b for b in (svc.backend, svc.fallback) if isinstance(b, LocalBackend)), None)
 
     def reindex(self) -> None:
         """Refreshes the on-disk index with ``$/progress`` reports; cancellable from the client."""
@@ -207,11 +230,16 @@ class CodeAssistServer(LanguageServer):
         except (PositionError, OSError) as e:
             log.warning("completion failed for %s: %s", uri, e)
             return ""
+        except BackendError as e:  # the remote engine failed and no fallback could answer
+            log.warning("completion failed for %s: %s", uri, e)
+            self.protocol.notify(STATUS, convert.lsp_status("ready", f"remote engine: {e}"))
+            return ""
         finally:
             if self.pending.get(uri, (None,))[0] == id(cancel):
                 del self.pending[uri]
         self.last = LastSuggestion(uri, server_pos.line, line_prefix, result.completion)
-        self.protocol.notify(STATUS, convert.lsp_status("ready", "completed", result))
+        message = f"completed by the local fallback: {result.fallback_reason}" if result.fallback_reason else "completed"
+        self.protocol.notify(STATUS, convert.lsp_status("ready", message, result))
         return result.completion
 
     def _complete(self, request, cancel: threading.Event):
@@ -344,13 +372,14 @@ async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
 
 # -- patches ------------------------------------------------------------------------------------------
 SUGGEST_PATCH = "Suggest patch…"
+NO_LOCAL_MODEL = "patches run on the in-process model: with a remote engine, set fallback to 'local' to use them"
 UPDATE_USAGES = "Update usages in other files"
 
 
 def _propose(ls: CodeAssistServer, instruction: str, files: list[str]):
-    svc = ls.service
+    local = ls.local_model()
     with ls.index_lock:
-        return propose_patch(ls.index, svc.loaded, svc.engine, instruction, named_files=files,
+        return propose_patch(ls.index, local.loaded, local.engine, instruction, named_files=files,
                              rope_mode=ls.options.rope_scaling)
 
 
@@ -367,6 +396,8 @@ async def patch_command(ls: CodeAssistServer, *args: Any) -> dict:
         return {"applied": False, "errors": ["codeassist.patch needs {\"instruction\": \"...\"}"]}
     if ls.state != "ready" or ls.service is None:
         return {"applied": False, "errors": [f"not ready: {ls.state} {ls.state_message}"]}
+    if ls.local_model() is None:
+        return {"applied": False, "errors": [NO_LOCAL_MODEL]}
     files = [p for p in (ls.repo_path(u) for u in arg.get("files") or [] if isinstance(u, str)) if p]
     proposal = await asyncio.to_thread(_propose, ls, instruction, files)
     if not proposal.ok:
@@ -409,7 +440,7 @@ def _usages_actions(ls: CodeAssistServer, uri: str, source: str) -> list[types.C
     try:
         with ls.index_lock:
             changes = usages.changed_definitions(ls.index, rel, source)
-            offered = [c for c in changes if (not c.params_changed or ls.service is not None)
+            offered = [c for c in changes if (not c.params_changed or ls.local_model() is not None)
                        and usages.find_users(ls.index, c)]
     except (IndexError_, OSError) as e:
         log.warning("could not compare the definitions of %s: %s", rel, e)
@@ -425,7 +456,7 @@ async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) ->
     if data.get("kind") == "usages":
         return await _resolve_usages(ls, action, data)
     rel = ls.repo_path(data.get("uri", ""))
-    if rel is None or ls.service is None:
+    if rel is None or ls.local_model() is None:
         return action
     first, last = (data.get("range") or [0, 0])[:2]
     problems = "; ".join(p for p in data.get("problems", []) if isinstance(p, str))
@@ -468,14 +499,14 @@ async def _resolve_usages(ls: CodeAssistServer, action: types.CodeAction, data: 
 
 def _update_usages(ls: CodeAssistServer, change: usages.DefinitionChange) -> usages.UsageUpdate:
     """Feeds every open repository document to the index, then edits the change's users."""
-    svc = ls.service
+    local = ls.local_model()
     with ls.index_lock:
         for uri, doc in _open_documents(ls).items():
             rel = ls.repo_path(uri)
             if rel is not None and ls.index.buffers.get(rel, (None,))[0] != doc.source:
                 ls.index.update_buffer(rel, doc.source)
-        return usages.update_usages(ls.index, change, loaded=svc.loaded if svc else None,
-                                    engine=svc.engine if svc else None, rope_mode=ls.options.rope_scaling)
+        return usages.update_usages(ls.index, change, loaded=local.loaded if local else None,
+                                    engine=local.engine if local else None, rope_mode=ls.options.rope_scaling)
 
 
 # -- command line ----------------------------------------------------------------------------------------
