@@ -22,6 +22,7 @@ CHUNK_LINES = 10  # lines per retrievable chunk
 CHUNK_STRIDE = 5  # chunks overlap by half, so a definition is not split unluckily
 QUERY_LINES = 10  # lines before the cursor that form the query
 TOP_K = 5  # chunks retrieved per case
+FILL_K = 100  # chunks considered when filling a fixed token budget instead
 
 
 def chunk_lines(lines: list[str]) -> list[tuple[int, int]]:
@@ -73,12 +74,14 @@ def bm25_context(retriever: ChunkRetriever, path: str, prefix: str, *, budget: i
                  count_tokens: TokenCounter = estimate_tokens) -> Context:
     """The top chunks for a cursor whose file text before it is ``prefix``, as a ``Context``.
 
-    ``budget`` (tokens) caps the chunks taken in score order; None takes all ``TOP_K``.
+    ``budget`` None takes the ``TOP_K`` best chunks (CrossCodeEval); a number of tokens instead fills that
+    budget with chunks in score order, so that BM25 and the packer can be compared at any budget.
     """
     query = "\n".join(prefix.split("\n")[-QUERY_LINES:])
     snippets: list[Snippet] = []
     used = 0
-    for score, p, start, end, text in retriever.retrieve(query, exclude_path=path):
+    k = TOP_K if budget is None else FILL_K
+    for score, p, start, end, text in retriever.retrieve(query, exclude_path=path, k=k):
         tokens = count_tokens(text) + 1
         if budget is not None and used + tokens > budget:
             continue

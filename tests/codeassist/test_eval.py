@@ -231,3 +231,21 @@ def test_eval_cli_scores_a_real_repository_with_the_default_model(default_model,
     again = subprocess.run([sys.executable, "-m", "codeassist", "eval", str(eval_repo), "--cases", "3",
                             "--conditions", "nonsense"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "nonsense" in again.stderr
+
+
+def test_bm25_fills_a_fixed_budget_beyond_the_top_five(tmp_path):
+    root = tmp_path / "chunks"
+    root.mkdir()
+    for i in range(12):
+        (root / f"m{i}.py").write_text("".join(f"def shared_name_{i}_{j}(): return shared_name\n" for j in range(3)))
+    (root / "target.py").write_text("x = shared_name\n")
+    ix = Index(root)
+    ix.refresh()
+    retriever = ChunkRetriever(ix)
+    top = bm25_context(retriever, "target.py", "x = shared_name\n")
+    assert len(top.snippets) == 5  # CrossCodeEval's top 5
+    filled = bm25_context(retriever, "target.py", "x = shared_name\n", budget=10_000)
+    assert len(filled.snippets) == 12 and "target.py" not in filled.files
+    small = bm25_context(retriever, "target.py", "x = shared_name\n", budget=30, count_tokens=lambda t: len(t.split()))
+    assert 0 < small.tokens <= 30
+    ix.close()
