@@ -46,7 +46,23 @@ def syntax_regressions(changes: list[FileChange]) -> list[str]:
         before, after = parse_errors(c.path, c.old), parse_errors(c.path, c.new)
         if after > before:
             problems.append(f"{c.path}: the edit breaks the syntax ({after} parse errors, {before} before)")
+        elif c.path.endswith(".py") and c.new is not None:
+            new_error = python_syntax_error(c.new)
+            if new_error and (c.old is None or python_syntax_error(c.old) is None):
+                problems.append(f"{c.path}: the edit breaks the syntax ({new_error})")
     return problems
+
+
+def python_syntax_error(data: bytes) -> str | None:
+    """CPython's own verdict, which catches what tree-sitter's error recovery accepts (a ``def`` with
+    no body, an ``import`` in an expression); None when ``data`` compiles."""
+    try:
+        compile(data, "<patch>", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        return f"line {e.lineno}: {e.msg}"
+    except ValueError as e:  # NUL bytes
+        return str(e)
+    return None
 
 
 def run_check(root: Path, changes: list[FileChange], command: str, *, timeout: float = 600) -> CheckResult:

@@ -162,6 +162,19 @@ def test_syntax_regression_is_reported():
     assert syntax_regressions([FileChange("m.py", b"x = 1\n", b"x = 2\n")]) == []
 
 
+def test_python_syntax_tree_sitter_accepts_is_still_caught():
+    """A def left without a body parses without error nodes; CPython's compiler refuses it."""
+    from codeassist.verify import parse_errors, syntax_regressions
+
+    old = b"def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+    new = b"def f():\n\n\ndef g():\n    return 2\n"
+    assert parse_errors("m.py", new) == parse_errors("m.py", old)
+    problems = syntax_regressions([FileChange("m.py", old, new)])
+    assert problems and "expected an indented block" in problems[0]
+    legacy = b"print 'python 2'\n"  # a file that never compiled is not held to it
+    assert syntax_regressions([FileChange("old.py", legacy, legacy + b"print 'more'\n")]) == []
+
+
 def test_check_command_runs_on_a_scratch_copy_with_the_patch(tmp_path):
     import sys
 
