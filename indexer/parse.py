@@ -31,7 +31,7 @@ _node_text = attrgetter("text")
 
 
 class Definition(NamedTuple):
-    """One definition; a NamedTuple so that worker processes pickle it cheaply."""
+    """One definition; a NamedTuple, so ``tuple(d)`` is its row in the store (``store.FileRows``)."""
 
     name: str
     kind: str
