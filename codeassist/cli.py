@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path

@@ -8,7 +8,7 @@ import pytest
 
 from codeassist import apply as applier
 from codeassist.apply import FileChange, UnsafeEdit, plan_changes, undo, unified_diff, write_changes
-from codeassist.edits import Edit, EditError, parse_edits
+from codeassist.edits import Edit, parse_edits
 
 
 def git(cwd, *args):

@@ -3,14 +3,14 @@
 import asyncio
 import socket
 import sys
-import time
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.codeassist.conftest import FIXTURES, make_git_repo
+from tests.lsp.session import start_session
 from tests.lsp.test_server import CHECKOUT, inline, open_doc
 
 
@@ -26,26 +26,13 @@ def repo(tmp_path_factory):
     return make_git_repo(FIXTURES / "shop", tmp_path_factory.mktemp("remote") / "shop")
 
 
-async def start(lsp_client: LanguageClient, repo, options: dict) -> list[dict]:
-    statuses: list[dict] = []
-    lsp_client.feature("codeassist/status")(lambda params: statuses.append(params))
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), root_uri=repo.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name="shop")], initialization_options=options))
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = await lsp_client.workspace_execute_command_async(types.ExecuteCommandParams(command="codeassist.status"))
-        if status["state"] in ("ready", "failed"):
-            break
-        await asyncio.sleep(0.5)
-    return statuses
-
-
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[sys.executable, "-m", "codeassist", "lsp"]))
 async def client(lsp_client: LanguageClient, repo):
     options = {"backend": "remote", "endpoint": f"http://127.0.0.1:{closed_port()}", "remoteModel": "qwen2.5-coder",
                "fallback": "local", "requestTimeout": 5, "maxNewTokens": 24}
-    lsp_client.statuses = await start(lsp_client, repo, options)
+    lsp_client.statuses = []  # codeassist/status notifications, in order
+    lsp_client.feature("codeassist/status")(lambda params: lsp_client.statuses.append(params))
+    await start_session(lsp_client, repo, editor="visual-studio-code", options=options)
     yield
     await lsp_client.shutdown_session()
 

@@ -8,9 +8,10 @@ import time
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.codeassist.conftest import FIXTURES, make_git_repo
+from tests.lsp.session import start_session
 
 CHECKOUT = "shop/checkout.py"
 
@@ -25,21 +26,9 @@ def repo(tmp_path_factory):
     config=ClientServerConfig(server_command=[sys.executable, "-m", "codeassist", "lsp"]),
 )
 async def client(lsp_client: LanguageClient, repo):
-    params = types.InitializeParams(
-        capabilities=client_capabilities("neovim"),
-        root_uri=repo.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name="shop")],
-        initialization_options={"maxNewTokens": 24, "ropeScaling": "bogus", "colour": "blue"},
-    )
-    await lsp_client.initialize_session(params)
-    deadline = time.monotonic() + 600
-    while True:  # the model loads in the background; wait for it once for the whole module
-        status = await lsp_client.workspace_execute_command_async(types.ExecuteCommandParams(command="codeassist.status"))
-        if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
-            break
-        if status["state"] == "starting" and time.monotonic() > deadline - 540:
-            break  # nothing happened within a minute: start-up is broken
-        await asyncio.sleep(0.5)
+    # the model loads in the background; wait for it once for the whole module
+    status = await start_session(lsp_client, repo, editor="neovim",
+                                 options={"maxNewTokens": 24, "ropeScaling": "bogus", "colour": "blue"})
     assert status["state"] == "ready", status
     yield
     await lsp_client.shutdown_session()

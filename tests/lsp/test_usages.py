@@ -3,16 +3,15 @@
 Renames need no model, so this server is given a model that cannot load: the action must work without it.
 """
 
-import asyncio
 import sys
-import time
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.codeassist.conftest import FIXTURES, make_git_repo
+from tests.lsp.session import start_session
 
 SHAPES = "lib/shapes.py"
 
@@ -27,19 +26,8 @@ def repo(tmp_path_factory):
     config=ClientServerConfig(server_command=[sys.executable, "-m", "codeassist", "lsp"]),
 )
 async def client(lsp_client: LanguageClient, repo):
-    params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        root_uri=repo.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name="geometry")],
-        initialization_options={"model": str(repo / "no-such-model.gguf")},
-    )
-    await lsp_client.initialize_session(params)
-    deadline = time.monotonic() + 120
-    while True:
-        status = await lsp_client.workspace_execute_command_async(types.ExecuteCommandParams(command="codeassist.status"))
-        if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
+    status = await start_session(lsp_client, repo, editor="visual-studio-code",
+                                 options={"model": str(repo / "no-such-model.gguf")}, timeout_s=120)
     assert status["state"] == "failed" and status["files"] == 8, status
     yield
     await lsp_client.shutdown_session()
