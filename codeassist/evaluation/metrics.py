@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import keyword
 import tokenize
-from collections import Counter
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -46,20 +45,18 @@ def identifiers(code: str) -> list[str]:
 
 
 def identifier_match(prediction: str, target: str) -> tuple[float, float]:
-    """(exact match, F1) of the identifier sequences, as CrossCodeEval defines them.
+    """(exact match, F1) of the identifiers, as CrossCodeEval's ``compute_id_match`` defines them.
 
-    Exact match compares the sequences; F1 takes precision and recall over the multisets. Two lines
-    without identifiers match (1.0, 1.0); one without against one with scores (0.0, 0.0).
+    Exact match compares the identifier sequences; F1 is 2·tp / (2·tp + fp + fn) over the identifier
+    sets. Where CrossCodeEval divides 0 by 0 (no identifiers on either side) this scores F1 1.0.
     """
     pred, gold = identifiers(first_line(prediction)), identifiers(target.strip())
     em = float(pred == gold)
-    if not pred and not gold:
+    p, g = set(pred), set(gold)
+    if not p and not g:
         return em, 1.0
-    common = sum((Counter(pred) & Counter(gold)).values())
-    if common == 0:
-        return em, 0.0
-    precision, recall = common / len(pred), common / len(gold)
-    return em, 2 * precision * recall / (precision + recall)
+    tp = len(p & g)
+    return em, 2 * tp / (2 * tp + len(p - g) + len(g - p))
 
 
 def score_prediction(prediction: str, target: str) -> dict[str, float]:

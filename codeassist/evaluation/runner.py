@@ -97,7 +97,8 @@ class Evaluator:
     def run_case(self, case: Case, conditions: tuple[str, ...], *, score: bool = False) -> list[CaseResult]:
         """One result per condition; raises OSError when the file cannot be read."""
         with self.service.index_lock:
-            self.index.drop_buffer(case.path)  # an earlier case's prefix of the same file
+            for path in list(self.index.buffers):  # earlier cases' prefixes: every other file is whole again
+                self.index.drop_buffer(path)
             text = self.index.read_text(case.path)
             if case.line > text.count("\n") + 1 or text.split("\n")[case.line - 1][case.column:].rstrip() != case.target:
                 raise ValueError(f"{case.id}: the file no longer has this case's line; extract the cases again")
@@ -127,17 +128,23 @@ class Evaluator:
 
     def run(self, cases: list[Case], conditions: tuple[str, ...], *, score: bool = False,
             progress: ProgressFn | None = None) -> list[CaseResult]:
-        """All cases under all conditions, in case order; the index's buffer overlay is restored after."""
+        """All cases under all conditions, in case order; the index's buffer overlay is empty after.
+
+        Each case sees exactly one truncated file, its own: every other file is ranked, chunked and quoted whole.
+        """
         results: list[CaseResult] = []
-        touched: set[str] = set()
+        with self.service.index_lock:
+            for path in list(self.index.buffers):
+                self.index.drop_buffer(path)
+            if "bm25" in conditions or ("packed" in conditions and self.budget is None):
+                self.retriever  # chunk every file whole, before any case truncates one
         try:
             for i, case in enumerate(cases):
-                touched.add(case.path)
                 results.extend(self.run_case(case, conditions, score=score))
                 if progress:
                     progress(i + 1, len(cases))
         finally:
-            for path in touched:
+            for path in list(self.index.buffers):
                 self.index.drop_buffer(path)
         return results
 

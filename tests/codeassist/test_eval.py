@@ -141,7 +141,8 @@ def test_identifier_match_ignores_keywords_strings_and_comments():
     assert identifiers('return foo(bar, "baz") if x else None  # qux') == ["foo", "bar", "x"]  # None is a keyword
     assert identifiers("call(a, [b") == ["call", "a", "b"]  # an unfinished line still yields its names
     em, f1 = identifier_match("foo(bar, baz)", "foo(bar, qux)")
-    assert em == 0.0 and f1 == pytest.approx(2 / 3)  # precision 2/3, recall 2/3
+    assert em == 0.0 and f1 == pytest.approx(2 / 3)  # tp 2, fp 1, fn 1: 4 / 6
+    assert identifier_match("f(a, a)", "f(a)") == (0.0, 1.0)  # sets, as CrossCodeEval: repeats do not count
     assert identifier_match("foo(bar)", "foo(bar)  ") == (1.0, 1.0)
     assert identifier_match("()", ")") == (1.0, 1.0)
     assert identifier_match("x", "()") == (0.0, 0.0)
@@ -248,4 +249,32 @@ def test_bm25_fills_a_fixed_budget_beyond_the_top_five(tmp_path):
     assert len(filled.snippets) == 12 and "target.py" not in filled.files
     small = bm25_context(retriever, "target.py", "x = shared_name\n", budget=30, count_tokens=lambda t: len(t.split()))
     assert 0 < small.tokens <= 30
+    ix.close()
+
+
+def test_each_case_sees_only_its_own_file_truncated(tmp_path):
+    """Earlier cases' prefix buffers are dropped, so other files are ranked, chunked and quoted whole."""
+    from types import SimpleNamespace
+
+    root = tmp_path / "two"
+    root.mkdir()
+    (root / "lib.py").write_text("def helper_function(a):\n    return a\n")
+    body = "from lib import helper_function\n\n\n\nvalue = helper_function(1)\n"
+    (root / "a.py").write_text(body)
+    (root / "b.py").write_text(body)
+    ix = Index(root)
+    ix.refresh()
+    seen = []
+
+    class Recording(_Service):
+        def complete(self, req, context=None):
+            seen.append((req.path, sorted(ix.buffers), [s.path for s in context.snippets]))
+            return SimpleNamespace(completion="helper_function(1)", prompt_tokens=1, context_files=[])
+
+    cases = extract_cases(ix, cases=10, seed=0)
+    assert [c.path for c in cases] == ["a.py", "b.py"]
+    results = Evaluator(Recording(ix)).run(cases, ("bm25", "packed"))
+    assert [(path, buffers) for path, buffers, _ in seen] == [("a.py", ["a.py"])] * 2 + [("b.py", ["b.py"])] * 2
+    assert all("a.py" not in snippets or path != "a.py" for path, _, snippets in seen)
+    assert all(r.metrics["em"] == 1.0 for r in results) and ix.buffers == {}
     ix.close()
