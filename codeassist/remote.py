@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})  # the engine is starting (llama.cpp: 503 while loading) or overloaded
 CANCEL_POLL_S = 0.05  # how often the watcher checks the cancel flag while a read blocks (seconds)
 MAX_ERROR_BYTES = 65536  # an error body is read up to this many bytes
+MAX_LINE_BYTES = 1 << 20  # one server-sent-event line; a completion chunk is a few hundred bytes
+MAX_WHOLE_BYTES = 16 << 20  # an unstreamed answer
 # Context-window numbers in engines' over-window errors: llama-cpp-python / vLLM (OpenAI wording), llama.cpp.
 WINDOW_ERROR_PATTERNS = (
     re.compile(r"maximum context length is (\d+) tokens"),
@@ -96,7 +98,7 @@ def iter_sse_data(lines: Iterable[bytes]) -> Iterator[str]:
     """
     data: list[str] = []
     for raw in lines:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")  # a broken byte is the engine's bug, not a crash
         if not line:
             if data:
                 yield "\n".join(data)
@@ -142,8 +144,8 @@ def parse_chunk(data: str) -> Chunk:
     timings = obj.get("timings") if isinstance(obj.get("timings"), dict) else {}
     cached = details.get("cached_tokens", timings.get("cache_n"))
     prompt = usage.get("prompt_tokens")
-    if prompt is None and "prompt_n" in timings:
-        prompt = timings["prompt_n"] + (timings.get("cache_n") or 0)  # llama.cpp: prompt_n counts evaluated tokens
+    if prompt is None and _int(timings.get("prompt_n")) is not None:
+        prompt = timings["prompt_n"] + (_int(timings.get("cache_n")) or 0)  # llama.cpp: prompt_n counts evaluated tokens
     return Chunk(text, first.get("finish_reason"), _int(prompt), _int(usage.get("completion_tokens", timings.get("predicted_n"))),
                  _int(cached))
 
@@ -513,7 +515,7 @@ class RemoteBackend:
 
     def _read_whole(self, resp, t0, prompt_tokens, stop_rule, on_text) -> Generation:
         """An engine that ignored ``stream``: one JSON answer, the stop rule applied to its text."""
-        raw = resp.read()
+        raw = resp.read(MAX_WHOLE_BYTES)
         first_at = time.perf_counter()
         chunk = parse_chunk(raw.decode("utf-8", "replace"))
         text, reason = chunk.text, "length" if chunk.finish_reason == "length" else "stop_token"
@@ -550,5 +552,7 @@ def _merge_usage(seen: Chunk, chunk: Chunk) -> Chunk:
 
 def _lines(resp: http.client.HTTPResponse) -> Iterator[bytes]:
     """The response body line by line, as it arrives."""
-    while line := resp.readline():
+    while line := resp.readline(MAX_LINE_BYTES):
+        if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise BackendUnavailable(f"the engine sent a line of more than {MAX_LINE_BYTES} bytes: not a completion stream")
         yield line

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import PurePosixPath
 
 import tree_sitter
 
@@ -205,21 +206,57 @@ def find_users(index: Index, change: DefinitionChange) -> list[str]:
 
 
 # -- editing users ------------------------------------------------------------------------------------
-def identifier_spans(source: bytes, language: str, name: str) -> list[tuple[int, int]]:
-    """Byte spans of the identifiers named ``name`` in ``source``, as the language's refs query captures them."""
+# Python positions where an identifier names something other than a module-level definition: another
+# object's attribute (``json.load``), a keyword argument (``f(load=1)``), or a parameter (``def f(load)``).
+MEMBER_FIELDS = {"attribute": "attribute", "keyword_argument": "name"}
+PARAMETER_PARENTS = {"parameters", "typed_parameter", "lambda_parameters"}  # their identifiers are names
+DEFAULT_PARENTS = {"default_parameter", "typed_default_parameter"}  # the name is; the default value is not
+
+
+def _names_something_else(node: tree_sitter.Node, modules: frozenset[bytes]) -> bool:
+    parent = node.parent
+    if parent is None:
+        return False
+    field = MEMBER_FIELDS.get(parent.type)
+    if field is not None and parent.child_by_field_name(field) == node:
+        obj = parent.child_by_field_name("object") if parent.type == "attribute" else None
+        return not (obj is not None and obj.type == "identifier" and obj.text in modules)  # ``shapes.area`` is ours
+    return parent.type in PARAMETER_PARENTS or (parent.type in DEFAULT_PARENTS and parent.child_by_field_name("name") == node)
+
+
+def identifier_spans(source: bytes, language: str, name: str, *, members: bool = True,
+                     modules: frozenset[bytes] = frozenset()) -> list[tuple[int, int]]:
+    """Byte spans of the identifiers named ``name`` in ``source``, as the language's refs query captures them.
+
+    ``members=False`` leaves out the positions where the name belongs to something else (attributes of other
+    objects, keyword arguments, parameters): what renaming a top-level function or class must not touch.
+    Attributes of the names in ``modules`` (the defining module as the file refers to it) still count.
+    """
     tree = languages.parser(language).parse(source)
     nodes = tree_sitter.QueryCursor(languages.query(language, "refs")).captures(tree.root_node).get("reference", ())
     wanted = name.encode("utf-8")
-    return sorted({(n.start_byte, n.end_byte) for n in nodes if n.text == wanted})
+    return sorted({(n.start_byte, n.end_byte) for n in nodes
+                   if n.text == wanted and (members or not _names_something_else(n, modules))})
 
 
-def rename_in(source: bytes, language: str, old: str, new: str) -> bytes:
-    """``source`` with every identifier ``old`` replaced by ``new`` (strings and comments untouched)."""
+def rename_in(source: bytes, language: str, old: str, new: str, *, members: bool = True,
+              modules: frozenset[bytes] = frozenset()) -> bytes:
+    """``source`` with every identifier ``old`` replaced by ``new`` (strings and comments untouched).
+
+    ``members`` and ``modules`` as in ``identifier_spans``: members False for a top-level definition.
+    """
     out, last = [], 0
-    for start, end in identifier_spans(source, language, old):
+    for start, end in identifier_spans(source, language, old, members=members, modules=modules):
         out += [source[last:start], new.encode("utf-8")]
         last = end
     return b"".join(out) + source[last:]
+
+
+def module_names(source: bytes, defining_path: str) -> frozenset[bytes]:
+    """The names under which ``source`` may refer to the module at ``defining_path``: its stem and its aliases."""
+    stem = re.escape(PurePosixPath(defining_path).stem.encode())
+    aliases = re.findall(rb"\b" + stem + rb"\s+as\s+(\w+)", source)
+    return frozenset([PurePosixPath(defining_path).stem.encode(), *aliases])
 
 
 def rename_usages(index: Index, change: DefinitionChange, users: list[str]) -> list[FileChange]:
@@ -228,7 +265,8 @@ def rename_usages(index: Index, change: DefinitionChange, users: list[str]) -> l
     result = []
     for path in users:
         old = index.read_text(path).encode("utf-8", errors="surrogatepass")
-        new = rename_in(old, snap.languages[path], change.old_name, change.new_name)
+        new = rename_in(old, snap.languages[path], change.old_name, change.new_name, members=bool(change.scope),
+                        modules=module_names(old, change.path))
         if new != old:
             result.append(FileChange(path, old, new))
     return result

@@ -62,6 +62,8 @@ def python_syntax_error(data: bytes) -> str | None:
         return f"line {e.lineno}: {e.msg}"
     except ValueError as e:  # NUL bytes
         return str(e)
+    except (RecursionError, MemoryError):  # pathological nesting from a model: not code anyone can read
+        return "too deeply nested to compile"
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from codeassist import __version__, imports_edit, usages
 from codeassist.cli import CliError
 from codeassist.completion import CompletionService
 from codeassist.engine import Cancelled
-from codeassist.backends import BackendError, LocalBackend, open_backends
+from codeassist.backends import BackendError, BackendUnavailable, LocalBackend, open_backends
 from codeassist.models import ModelError
 from codeassist.packer import PackOptions
 from codeassist.patch import propose_patch
@@ -115,10 +116,18 @@ class CodeAssistServer(LanguageServer):
         local = [b for b in (backend, fallback) if isinstance(b, LocalBackend)]
         self.set_state("loading", f"loading model {self.options.model or 'default'}" if local
                        else f"connecting to {self.options.endpoint or 'the remote engine'}")
+        note = ""
         try:
             for b in local:
                 b.loaded  # loads the in-process model now, in this background thread
-            name = backend.name  # a remote engine is asked which model it serves
+            if backend.kind == "remote":
+                try:
+                    backend.probe()  # the served model and its window, before the prompt format is chosen
+                except BackendUnavailable as e:
+                    if fallback is None:
+                        raise
+                    note = f"; the engine is unreachable ({e}), so the local fallback answers"
+            name = backend.name
         except ModelError as e:
             self.set_state("failed", str(e))
             self.show(f"codeassist: the model could not be loaded: {e}", types.MessageType.Error)
@@ -134,7 +143,7 @@ class CodeAssistServer(LanguageServer):
         self.service = CompletionService(self.index, backend=backend, fallback=fallback, options=opts,
                                          rope_mode=self.options.rope_scaling, index_lock=self.index_lock)
         where = f" on {self.options.endpoint}" if backend.kind == "remote" else ""
-        self.set_state("ready", f"{name}{where} ready" + (" (local fallback)" if fallback else ""))
+        self.set_state("ready", f"{name}{where} ready" + (" (local fallback)" if fallback else "") + note)
 
     def local_model(self) -> LocalBackend | None:
         """The in-process model that patches and usage updates run on: the backend's, else the fallback's."""
@@ -227,8 +236,8 @@ class CodeAssistServer(LanguageServer):
             raise
         except Cancelled:
             return ""
-        except (PositionError, OSError) as e:
-            log.warning("completion failed for %s: %s", uri, e)
+        except (PositionError, OSError, IndexBusy, sqlite3.Error, UnicodeError, ValueError) as e:
+            log.warning("completion failed for %s: %s", uri, e)  # the next keystroke tries again
             return ""
         except BackendError as e:  # the remote engine failed and no fallback could answer
             log.warning("completion failed for %s: %s", uri, e)
@@ -300,11 +309,15 @@ async def did_save(ls: CodeAssistServer, params: types.DidSaveTextDocumentParams
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-def did_close(ls: CodeAssistServer, params: types.DidCloseTextDocumentParams) -> None:
+async def did_close(ls: CodeAssistServer, params: types.DidCloseTextDocumentParams) -> None:
     rel = ls.repo_path(params.text_document.uri)
     if rel is not None and ls.index is not None:
-        with ls.index_lock:
-            ls.index.drop_buffer(rel)
+        await asyncio.to_thread(_drop_buffer, ls, rel)  # the lock may be held by indexing: never wait on the loop
+
+
+def _drop_buffer(ls: CodeAssistServer, rel: str) -> None:
+    with ls.index_lock:
+        ls.index.drop_buffer(rel)
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
@@ -353,7 +366,11 @@ def _imports_for(ls: CodeAssistServer, uri: str, position: types.Position, text:
 
 
 @server.command("codeassist.status")
-def status_command(ls: CodeAssistServer, *args: Any) -> dict:
+async def status_command(ls: CodeAssistServer, *args: Any) -> dict:
+    return await asyncio.to_thread(_status, ls)  # the index lock may be held by indexing or a patch
+
+
+def _status(ls: CodeAssistServer) -> dict:
     with ls.index_lock:
         stats = ls.index.store.stats() if ls.index is not None else {}
     return {"state": ls.state, "message": ls.state_message, "root": str(ls.root) if ls.root else None,
@@ -367,7 +384,7 @@ async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
     await asyncio.to_thread(ls.reindex)
     if ls.service is not None:
         ls.set_state("ready", ls.state_message)
-    return status_command(ls)
+    return await asyncio.to_thread(_status, ls)
 
 
 # -- patches ------------------------------------------------------------------------------------------
@@ -387,6 +404,30 @@ def _open_documents(ls: CodeAssistServer) -> dict:
     return dict(ls.workspace.text_documents)
 
 
+UNSAVED_CONFLICT = "codeassist: unsaved edits in {} conflict with the patch; save and try again"
+
+
+def _onto_buffers(ls: CodeAssistServer, changes: list) -> tuple[list, list[str]]:
+    """Changes planned on the disk, carried hunk by hunk onto open documents with unsaved edits.
+
+    Returns the changes to send and the paths whose unsaved edits they could not be carried onto: a
+    WorkspaceEdit replaces an open document's text, so sending the disk-based change would lose those edits.
+    """
+    open_documents = _open_documents(ls)
+    out, conflicts = [], []
+    for c in changes:
+        doc = open_documents.get((ls.index.root / c.path).as_uri())
+        if doc is None or c.old is None or doc.source == c.old.decode("utf-8", "replace"):
+            out.append(c)
+            continue
+        rebased = usages.rebase_change(c, doc.source) if c.new is not None else None
+        if rebased is None:
+            conflicts.append(c.path)
+        else:
+            out.append(rebased)
+    return out, conflicts
+
+
 @server.command("codeassist.patch")
 async def patch_command(ls: CodeAssistServer, *args: Any) -> dict:
     """args: [{"instruction": str, "files": [uri, ...]}]; proposes a patch and asks the client to apply it."""
@@ -402,7 +443,10 @@ async def patch_command(ls: CodeAssistServer, *args: Any) -> dict:
     proposal = await asyncio.to_thread(_propose, ls, instruction, files)
     if not proposal.ok:
         return {"applied": False, "errors": proposal.errors, "attempts": proposal.attempts}
-    edit = convert.lsp_workspace_edit(proposal.changes, ls.index.root, _open_documents(ls))
+    changes, conflicts = _onto_buffers(ls, proposal.changes)
+    if conflicts:
+        return {"applied": False, "errors": [UNSAVED_CONFLICT.format(", ".join(conflicts))], "attempts": proposal.attempts}
+    edit = convert.lsp_workspace_edit(changes, ls.index.root, _open_documents(ls))
     result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="codeassist patch"))
     return {"applied": bool(result and result.applied), "files": [c.path for c in proposal.changes],
             "attempts": proposal.attempts, "errors": []}
@@ -421,7 +465,7 @@ async def code_action(ls: CodeAssistServer, params: types.CodeActionParams) -> l
     except OSError:  # neither open nor on disk
         return []
     actions = await asyncio.to_thread(_usages_actions, ls, uri, source)
-    if ls.state == "ready":
+    if ls.state == "ready" and ls.local_model() is not None:
         problems = [d.message for d in params.context.diagnostics]
         actions.append(types.CodeAction(title=SUGGEST_PATCH, kind=types.CodeActionKind.QuickFix,
                                         data={"kind": "patch", "uri": uri, "problems": problems,
@@ -464,7 +508,11 @@ async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) ->
                    else f"Fix or complete the code in {rel} lines {first + 1}-{last + 1}.")
     proposal = await asyncio.to_thread(_propose, ls, instruction, [rel])
     if proposal.ok:
-        action.edit = convert.lsp_workspace_edit(proposal.changes, ls.index.root, _open_documents(ls))
+        changes, conflicts = _onto_buffers(ls, proposal.changes)
+        if conflicts:
+            ls.show(UNSAVED_CONFLICT.format(", ".join(conflicts)))
+        else:
+            action.edit = convert.lsp_workspace_edit(changes, ls.index.root, _open_documents(ls))
     return action
 
 
@@ -482,13 +530,10 @@ async def _resolve_usages(ls: CodeAssistServer, action: types.CodeAction, data: 
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeassist: could not update the usages of {change.old_name}: "
                                                     + "; ".join(update.errors)))
-    open_documents = _open_documents(ls)
-    changes = []
-    for c in update.changes:  # model edits are planned on the disk: carried over to unsaved buffers
-        doc = open_documents.get((ls.index.root / c.path).as_uri())
-        stale = doc is not None and doc.source != c.old.decode("utf-8", "replace")
-        changes.append((usages.rebase_change(c, doc.source) or c) if stale else c)
-    edit, skipped = convert.lsp_usages_edit(changes, ls.index.root, open_documents, confirm=update.method == "model")
+    changes, conflicts = _onto_buffers(ls, update.changes)
+    # renames too: without scope analysis a shadowing local of the same name would be renamed with the rest
+    edit, skipped = convert.lsp_usages_edit(changes, ls.index.root, _open_documents(ls), confirm=True)
+    skipped = conflicts + skipped
     if skipped:
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeassist: left out {', '.join(skipped)}: edited since; try again"))

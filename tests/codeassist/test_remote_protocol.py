@@ -335,3 +335,21 @@ def test_an_unnamed_model_is_asked_of_the_engine_before_choosing_the_prompt_form
     remote = backend(fake)
     assert remote.format is QWEN and remote.name == "qwen2.5-coder-7b"  # from GET /v1/models
     assert not remote.tokens.exact  # no such tokenizer here: the estimate
+
+
+def test_broken_bytes_and_endless_lines_are_an_outage_not_a_crash(fake):
+    def raw(body_bytes):
+        def route(handler, body):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.end_headers()
+            handler.wfile.write(body_bytes)
+            handler.wfile.flush()
+        return route
+
+    bad_utf8 = b'data: {"choices": [{"text": "ok\xff", "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    fake.routes[("POST", "/v1/completions")] = raw(bad_utf8)
+    assert backend(fake, model="m").generate("p", max_new_tokens=4).text == "ok\ufffd"
+    fake.routes[("POST", "/v1/completions")] = raw(b"data: " + b"x" * (2 << 20))
+    with pytest.raises(BackendUnavailable, match="line of more than"):
+        backend(fake, model="m").generate("p", max_new_tokens=4)

@@ -144,3 +144,15 @@ def test_a_change_made_from_the_disk_is_carried_over_to_a_newer_buffer_or_refuse
     assert rebase_change(change, edited_next_to_it).new.decode() == edited_next_to_it.replace("f(1, 2)", "f(1, 2, 3)")
     ambiguous = edited_next_to_it.replace("z = 3", "z = 30") + "y = f(1, 2)\n"
     assert rebase_change(change, ambiguous) is None  # without its context the line is in two places: no guessing
+
+
+def test_renaming_a_top_level_function_leaves_other_objects_members_alone():
+    from codeassist.usages import rename_in
+
+    src = (b"import json\nfrom lib import load\n\n\ndef run(load=None, *, x=load):\n"
+           b"    data = json.load(f)\n    obj.load(1)\n    g(load=load)\n    return load(data)\n")
+    out = rename_in(src, "python", "load", "load_config", members=False).decode()
+    assert "from lib import load_config" in out and "x=load_config" in out and "g(load=load_config)" in out
+    assert "json.load(f)" in out and "obj.load(1)" in out and "def run(load=None" in out
+    method = rename_in(b"obj.load(1)\n", "python", "load", "read", members=True)  # a method: members count
+    assert method == b"obj.read(1)\n"

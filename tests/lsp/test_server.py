@@ -148,7 +148,7 @@ async def test_patch_command_sends_a_multi_file_workspace_edit_for_confirmation(
     assert result["applied"] is False
     assert (repo / "shop/pricing.py").read_text() == before
     if result["errors"]:
-        assert received == [] and result["attempts"] == 3  # gave up honestly after its retries
+        assert received == [] and 1 <= result["attempts"] <= 3, result  # gave up honestly, with its reasons
         return
     edit = received[0]
     touched = {c.text_document.uri for c in edit.document_changes if isinstance(c, types.TextDocumentEdit)}
