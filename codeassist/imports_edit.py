@@ -46,18 +46,23 @@ class ImportEdit:
     names: tuple[str, ...]  # the imported names, in the order the completion uses them
 
 
+# ``for x in``, ``lambda x:``, ``as x``, ``(const|let|var) x`` (one name each; tuples are rare in a completion)
+BOUND_RE = re.compile(r"\b(?:for|lambda|as|const|let|var)\s+([A-Za-z_$][\w$]*)")
+
+
 def introduced_names(line_prefix: str, completion: str, language: str) -> list[str]:
     """Identifiers the completion brings in, in order: not attributes, keywords, strings or assigned names."""
     word = WORD_BEFORE_RE.search(line_prefix)
     attribute_start = line_prefix[: word.start() if word else len(line_prefix)].rstrip().endswith(".")
     code = STRING_RE.sub('""', (word.group(0) if word else "") + completion)
     reserved = set(keyword.kwlist) | {"self", "cls", "True", "False", "None"} if language == "python" else JS_KEYWORDS
+    bound = set(BOUND_RE.findall(code))  # loop, comprehension, lambda and ``as`` names the completion binds itself
     names = []
     for m in IDENT_RE.finditer(code):
         name = m.group(0)
         before = code[: m.start()].rstrip()
         after = code[m.end():].lstrip()
-        if (m.start() == 0 and attribute_start) or before.endswith(".") or name in reserved:
+        if (m.start() == 0 and attribute_start) or before.endswith(".") or name in reserved or name in bound:
             continue
         if re.match(r"=(?!=)|:=", after) or (language != "python" and re.match(r":(?!:)", after)):
             continue  # assigned, a keyword argument, an object key

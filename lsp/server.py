@@ -381,9 +381,10 @@ def _status(ls: CodeAssistServer) -> dict:
 async def reindex_command(ls: CodeAssistServer, *args: Any) -> dict:
     if ls.root is None:
         return {"state": ls.state, "message": "no workspace folder"}
+    state, message = ls.state, ls.state_message
     await asyncio.to_thread(ls.reindex)
-    if ls.service is not None:
-        ls.set_state("ready", ls.state_message)
+    if ls.state == "indexing":  # the model's state is what it was (unless its loading ended meanwhile)
+        ls.set_state(state, message)
     return await asyncio.to_thread(_status, ls)
 
 
@@ -502,7 +503,11 @@ async def code_action_resolve(ls: CodeAssistServer, action: types.CodeAction) ->
     rel = ls.repo_path(data.get("uri", ""))
     if rel is None or ls.local_model() is None:
         return action
-    first, last = (data.get("range") or [0, 0])[:2]
+    span = data.get("range")
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(n, int) and n >= 0 for n in span)):
+        log.warning("codeAction/resolve: bad range %r in the action's data", span)
+        return action
+    first, last = span
     problems = "; ".join(p for p in data.get("problems", []) if isinstance(p, str))
     instruction = (f"Fix these problems in {rel} lines {first + 1}-{last + 1}: {problems}" if problems
                    else f"Fix or complete the code in {rel} lines {first + 1}-{last + 1}.")

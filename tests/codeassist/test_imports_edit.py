@@ -111,3 +111,11 @@ def test_a_name_only_mentioned_in_a_comment_or_docstring_is_still_imported(shop)
     text = '"""Totals through compute_invoice_total."""\n# see compute_invoice_total\nx = compute_invoice_'
     edits = missing_imports(shop, "shop/totals.py", text, *at_end(text), "total([], 0)")
     assert edits == [ImportEdit(2, 0, "from shop.pricing import compute_invoice_total\n", ("compute_invoice_total",))]
+
+
+def test_names_the_completion_binds_itself_are_not_imported():
+    from codeassist.imports_edit import introduced_names
+
+    assert introduced_names("    x = ", "[row_total(row) for row in rows]", "python") == ["row_total", "rows"]
+    assert introduced_names("    ", "with open(p) as fh: load(fh)", "python") == ["open", "p", "load"]
+    assert introduced_names("    f = ", "lambda item: price(item)", "python") == ["price"]
