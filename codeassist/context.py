@@ -46,7 +46,7 @@ class ContextCache:
 
     def stable(self, index: Index, ranker: Ranker, path: str, budget: int, count_tokens: TokenCounter) -> list[Snippet]:
         gen = index.generation()[:2]  # disk state only: buffer edits do not reshuffle the stable tier
-        key = (path, budget, gen)
+        key = (path, budget, gen, id(count_tokens))  # a fallback backend counts with another tokenizer
         if key not in self._stable:
             if len(self._stable) > 64:
                 self._stable.clear()
