@@ -56,6 +56,7 @@ MAX_SNIPPET_LINES = 60  # a long definition is cut to its first lines (signature
 LOW_VALUE_KINDS = {"variable": 0.3, "field": 0.2, "constant": 0.5}  # score factors for data definitions
 IMPORTED_FILE_SHARE = 0.5  # of an imported file's rank, spread over its top-level definitions
 MIN_SCORE_RATIO = 0.02  # snippets scoring below this share of the best one are noise, not context
+MAX_OUTLINE_MEMBERS = 12  # member signatures in the outline of a definition too long to quote whole
 
 # Names only link files whose languages can see each other's definitions.
 LANGUAGE_FAMILY = {"typescript": "js", "tsx": "js", "javascript": "js", "c": "c", "cpp": "c"}
@@ -257,10 +258,13 @@ def fit_snippets(
     *,
     exclude: Iterable[tuple[str, int, int]] = (),
     max_candidates: int = 400,
+    members: Callable[[str, int, int], list[int]] | None = None,
 ) -> list[Snippet]:
     """Greedily takes the best definitions whose text fits ``budget`` tokens; drops ones already covered.
 
-    ``exclude`` lists (path, start_line, end_line) ranges already in the prompt.
+    ``exclude`` lists (path, start_line, end_line) ranges already in the prompt. A definition too long for
+    what is left of the budget (a large class) is given as its outline instead: its first line and the
+    signature lines of its members, which ``members(path, start, end)`` lists (1-based lines).
     """
     chosen: list[Snippet] = []
     covered: dict[str, list[tuple[int, int]]] = {}
@@ -283,7 +287,10 @@ def fit_snippets(
             continue
         tokens = count_tokens(text) + 1  # the newline that joins snippets
         if used + tokens > budget:
-            continue
+            outline = _outline(lines, start, d.end_line, members(path, start, d.end_line) if members else [])
+            if outline is None or used + (tokens := count_tokens(outline) + 1) > budget:
+                continue
+            text, end, reason = outline, start, f"{reason} (outline)"  # covers only its first line: members may follow
         # a chosen span that this one contains is replaced by it
         inner = [s for s in chosen if s.path == path and start <= s.start_line and s.end_line <= end]
         for s in inner:
@@ -293,6 +300,14 @@ def fit_snippets(
         covered.setdefault(path, []).append((start, end))
         used += tokens
     return chosen
+
+
+def _outline(lines: list[str], start: int, end: int, member_lines: list[int]) -> str | None:
+    """A definition's first line and its members' signature lines, or None when it has no members."""
+    picked = [n for n in sorted(set(member_lines)) if start < n <= end][:MAX_OUTLINE_MEMBERS]
+    if not picked:
+        return None
+    return "\n".join(lines[n - 1] for n in [start, *picked] if n <= len(lines))
 
 
 TEST_PATH_RE = re.compile(r"(^|/)(tests?|testing|__tests__|spec)(/|$)|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$")
@@ -353,4 +368,7 @@ class Ranker:
         ranks = pagerank(graph, restart)
         skip = set(exclude_paths)
         scored = [t for t in score_definitions(graph, snap, ranks, current, focus) if t[1] not in skip]
-        return fit_snippets(scored, self.read_lines, budget, count_tokens, exclude=exclude)
+        def members(path: str, start: int, end: int) -> list[int]:
+            return [d.start_line for d in snap.definitions.get(path, ()) if start < d.start_line <= end]
+
+        return fit_snippets(scored, self.read_lines, budget, count_tokens, exclude=exclude, members=members)

@@ -199,3 +199,22 @@ def test_cursor_identifiers_on_realistic_code():
 ])
 def test_is_test_path(path, expected):
     assert is_test_path(path) is expected
+
+
+def test_a_class_too_long_for_the_budget_comes_as_its_outline():
+    from indexer.parse import Definition
+    from indexer.rank import MAX_OUTLINE_MEMBERS, MAX_SNIPPET_LINES, fit_snippets
+
+    body = ["class Big:"] + [line for i in range(30) for line in (f"    def m{i}(self, x):", "        return x * 2", "")]
+    cls = Definition("Big", "class", 1, len(body), 0, "class Big:", "")
+    members = lambda path, start, end: [2 + 3 * i for i in range(30)]
+    count = lambda text: len(text.split())
+    whole = fit_snippets([(1.0, "big.py", cls, "r")], lambda p: body, 1000, count, members=members)
+    assert whole[0].text.count("\n") == MAX_SNIPPET_LINES - 1 and "outline" not in whole[0].reason
+    outlined = fit_snippets([(1.0, "big.py", cls, "r")], lambda p: body, 60, count, members=members)
+    (snippet,) = outlined
+    assert snippet.reason == "r (outline)" and snippet.start_line == snippet.end_line == 1
+    assert snippet.text.splitlines()[:3] == ["class Big:", "    def m0(self, x):", "    def m1(self, x):"]
+    assert "return" not in snippet.text and snippet.tokens <= 60
+    assert len(snippet.text.splitlines()) == 1 + MAX_OUTLINE_MEMBERS
+    assert fit_snippets([(1.0, "big.py", cls, "r")], lambda p: body, 60, count) == []  # no members known: left out
