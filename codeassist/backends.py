@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
+import tomllib
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Protocol
 
 from codeassist import rope
@@ -30,6 +32,9 @@ API_KEY_ENV = "CODEASSIST_API_KEY"  # sent as a bearer token
 TOKENIZER_ENV = "CODEASSIST_TOKENIZER"  # tokenizer for budgeting: a model name, directory, .gguf or hub id
 FALLBACK_ENV = "CODEASSIST_FALLBACK"  # none | local
 TIMEOUT_ENV = "CODEASSIST_TIMEOUT"  # seconds to wait for the engine's next byte
+CONFIG_ENV = "CODEASSIST_CONFIG"  # a TOML file with a [backend] table; default ~/.config/codeassist/config.toml
+CONFIG_KEYS = {"backend": "backend", "endpoint": "endpoint", "model": "model", "tokenizer": "tokenizer",
+               "fallback": "fallback", "timeout": "timeout_s"}  # [backend] key -> option (no api_key: secrets stay in the environment)
 DEFAULT_TIMEOUT_S = 30.0  # longest silence from the engine before a request fails (seconds)
 
 
@@ -135,8 +140,14 @@ class BackendOptions:
         for name, var in env.items():
             if name not in values and os.environ.get(var):
                 values[name] = os.environ[var]
-        if values.get("backend") == "remote" and "model" not in values and os.environ.get(REMOTE_MODEL_ENV):
-            values["model"] = os.environ[REMOTE_MODEL_ENV]
+        config = config_file_options()
+        for name, value in config.items():
+            if name != "model":
+                values.setdefault(name, value)
+        if values.get("backend") == "remote" and "model" not in values:
+            served = os.environ.get(REMOTE_MODEL_ENV) or config.get("model")
+            if served:
+                values["model"] = served
         if "timeout_s" in values:
             try:
                 values["timeout_s"] = float(values["timeout_s"])
@@ -155,6 +166,37 @@ class BackendOptions:
             raise BackendError(f"the remote backend needs an endpoint: --endpoint URL or ${ENDPOINT_ENV}")
         if not self.timeout_s > 0:
             raise BackendError(f"timeout must be positive, got {self.timeout_s}")
+
+
+def config_file_options(path: Path | None = None) -> dict[str, object]:
+    """The [backend] table of the config file as BackendOptions fields ({} when there is no file).
+
+    The file is ``path``, else ``$CODEASSIST_CONFIG`` (which must exist), else ``~/.config/codeassist/config.toml``.
+    Flags and environment variables win over it. Raises BackendError naming the file and the bad key.
+    """
+    named = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    path = named or Path.home() / ".config" / "codeassist" / "config.toml"
+    if not path.is_file():
+        if named:
+            raise BackendError(f"{path}: no such config file (${CONFIG_ENV})")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise BackendError(f"{path}: not a readable TOML file ({e})") from None
+    table = data.get("backend", {})
+    if not isinstance(table, dict):
+        raise BackendError(f"{path}: [backend] must be a table")
+    out: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in CONFIG_KEYS:
+            raise BackendError(f"{path}: unknown key {key!r} in [backend]; known: {', '.join(CONFIG_KEYS)}"
+                               + (" (API keys belong in $CODEASSIST_API_KEY)" if key == "api_key" else ""))
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if key == "timeout" else isinstance(value, str)
+        if not ok:
+            raise BackendError(f"{path}: [backend] {key} = {value!r} has the wrong type")
+        out[CONFIG_KEYS[key]] = value
+    return out
 
 
 def open_backends(options: BackendOptions, *, loaded: LoadedModel | None = None) -> tuple[Backend, Backend | None]:

@@ -31,9 +31,9 @@ class ServerOptions:
         """These settings as ``codeassist.backends.BackendOptions`` (unset ones from CODEASSIST_* variables)."""
         import os
 
-        from codeassist.backends import BACKEND_ENV, BackendOptions
+        from codeassist.backends import BACKEND_ENV, BackendOptions, config_file_options
 
-        kind = self.backend or os.environ.get(BACKEND_ENV) or "local"
+        kind = self.backend or os.environ.get(BACKEND_ENV) or config_file_options().get("backend") or "local"
         return BackendOptions.from_env(
             backend=kind, model=self.remote_model if kind == "remote" else self.model, endpoint=self.endpoint,
             api_key=self.api_key, tokenizer=self.tokenizer, fallback=self.fallback, timeout_s=self.request_timeout,

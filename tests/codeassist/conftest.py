@@ -46,7 +46,7 @@ def default_model():
 
 def make_git_repo(src: Path, dest: Path) -> Path:
     """Copies a fixture tree to ``dest`` and commits it in a fresh git repository."""
-    shutil.copytree(src, dest)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".codeassist", "__pycache__"))  # no stale index
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "fixture"]):

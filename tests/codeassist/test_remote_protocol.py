@@ -353,3 +353,27 @@ def test_broken_bytes_and_endless_lines_are_an_outage_not_a_crash(fake):
     fake.routes[("POST", "/v1/completions")] = raw(b"data: " + b"x" * (2 << 20))
     with pytest.raises(BackendUnavailable, match="line of more than"):
         backend(fake, model="m").generate("p", max_new_tokens=4)
+
+
+def test_a_config_file_fills_what_flags_and_environment_leave(monkeypatch, tmp_path):
+    for var in ("CODEASSIST_BACKEND", "CODEASSIST_ENDPOINT", "CODEASSIST_REMOTE_MODEL", "CODEASSIST_TOKENIZER",
+                "CODEASSIST_FALLBACK", "CODEASSIST_TIMEOUT", "CODEASSIST_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text('[backend]\nbackend = "remote"\nendpoint = "http://gpu-box:8000"\nmodel = "qwen-7b"\n'
+                      'fallback = "local"\ntimeout = 12\n')
+    monkeypatch.setenv("CODEASSIST_CONFIG", str(config))
+    o = BackendOptions.from_env()
+    assert (o.backend, o.endpoint, o.model, o.fallback, o.timeout_s) == ("remote", "http://gpu-box:8000", "qwen-7b", "local", 12.0)
+    monkeypatch.setenv("CODEASSIST_ENDPOINT", "http://env-box:9000")  # the environment wins over the file
+    assert BackendOptions.from_env(model="flag-model").endpoint == "http://env-box:9000"
+    assert BackendOptions.from_env(model="flag-model").model == "flag-model"  # and flags over both
+    assert BackendOptions.from_env(backend="local").model is None  # the file's model is the served one
+    for bad, message in (('[backend]\napi_key = "sk-1"\n', "CODEASSIST_API_KEY"), ('[backend]\ntimeout = "x"\n', "wrong type"),
+                         ("[backend\n", "not a readable TOML"), ('[backend]\ncolour = "blue"\n', "unknown key 'colour'")):
+        config.write_text(bad)
+        with pytest.raises(BackendError, match=message):
+            BackendOptions.from_env()
+    monkeypatch.setenv("CODEASSIST_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(BackendError, match="no such config file"):
+        BackendOptions.from_env()
