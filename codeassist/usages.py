@@ -213,14 +213,21 @@ PARAMETER_PARENTS = {"parameters", "typed_parameter", "lambda_parameters"}  # th
 DEFAULT_PARENTS = {"default_parameter", "typed_default_parameter"}  # the name is; the default value is not
 
 
-def _names_something_else(node: tree_sitter.Node, modules: frozenset[bytes]) -> bool:
+QUALIFIER_RE = re.compile(rb"([A-Za-z_]\w*)\s*\.\s*$")  # the name before ``.``, read from the text itself
+
+
+def _names_something_else(node: tree_sitter.Node, modules: frozenset[bytes], source: bytes) -> bool:
     parent = node.parent
     if parent is None:
         return False
     field = MEMBER_FIELDS.get(parent.type)
     if field is not None and parent.child_by_field_name(field) == node:
-        obj = parent.child_by_field_name("object") if parent.type == "attribute" else None
-        return not (obj is not None and obj.type == "identifier" and obj.text in modules)  # ``shapes.area`` is ours
+        if parent.type != "attribute":
+            return True
+        # ``shapes.area`` is ours when ``shapes`` names the defining module; read from the text, since the
+        # object's node is unreliable in a buffer with a syntax error nearby
+        qualifier = QUALIFIER_RE.search(source[max(0, node.start_byte - 256) : node.start_byte])
+        return not (qualifier and qualifier.group(1) in modules)
     return parent.type in PARAMETER_PARENTS or (parent.type in DEFAULT_PARENTS and parent.child_by_field_name("name") == node)
 
 
@@ -236,7 +243,7 @@ def identifier_spans(source: bytes, language: str, name: str, *, members: bool =
     nodes = tree_sitter.QueryCursor(languages.query(language, "refs")).captures(tree.root_node).get("reference", ())
     wanted = name.encode("utf-8")
     return sorted({(n.start_byte, n.end_byte) for n in nodes
-                   if n.text == wanted and (members or not _names_something_else(n, modules))})
+                   if n.text == wanted and (members or not _names_something_else(n, modules, source))})
 
 
 def rename_in(source: bytes, language: str, old: str, new: str, *, members: bool = True,

@@ -156,3 +156,15 @@ def test_renaming_a_top_level_function_leaves_other_objects_members_alone():
     assert "json.load(f)" in out and "obj.load(1)" in out and "def run(load=None" in out
     method = rename_in(b"obj.load(1)\n", "python", "load", "read", members=True)  # a method: members count
     assert method == b"obj.read(1)\n"
+
+
+def test_a_module_attribute_is_renamed_even_next_to_a_syntax_error():
+    """``pricing.`` left unfinished makes tree-sitter misparse the next line's object; the text still says ``pricing``."""
+    from codeassist.usages import module_names, rename_in
+
+    src = b"from shop import pricing\n\n\ndef checkout(cart, code):\n    total = pricing.\n    return pricing.apply(total)\n"
+    out = rename_in(src, "python", "apply", "apply_all", members=False, modules=module_names(src, "shop/pricing.py"))
+    assert out.endswith(b"    return pricing.apply_all(total)\n")
+    other = rename_in(b"x = json.apply(1)\n", "python", "apply", "apply_all", members=False,
+                      modules=module_names(b"", "shop/pricing.py"))
+    assert other == b"x = json.apply(1)\n"
