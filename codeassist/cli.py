@@ -448,8 +448,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _show_eval(summary: dict, conditions: tuple[str, ...], source: str) -> None:
+    from codeassist.evaluation.runner import METRICS
+
     score = summary["mode"] == "score"
-    metrics = ["logprob"] if score else ["em", "es", "id_em", "id_f1"]
+    metrics = ["logprob"] if score else list(METRICS)
     out.print(f"[dim]{summary['cases']} cases ({source}) · {summary['model']} · {summary['mode']}[/]")
     t = Table("cases", "condition", *metrics, "ms/case", "prompt tok", "context tok", "n",
               title=f"Completion quality on {Path(summary['repo']).name}")
