@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 
+from codeassist.decode import FastDecoder
 from codeassist.rope import apply_scaling, describe
 
 PREFILL_CHUNK = 512  # tokens per prefill forward pass: bounds activation memory on long prompts
@@ -58,6 +59,7 @@ class Engine:
         self._cache: Any = None
         self._cache_ids: list[int] = []  # tokens whose keys/values are in _cache, in order
         self._cache_scaling: dict | None = None
+        self._fast: FastDecoder | None | bool = False  # False: not built yet (the probe runs on first use)
 
     def reset(self) -> None:
         self._cache, self._cache_ids = None, []
@@ -67,8 +69,21 @@ class Engine:
 
         return DynamicCache(config=self.model.config)
 
+    def _fast_decoder(self) -> FastDecoder | None:
+        if self._fast is False:
+            self._fast = FastDecoder.build(self.model)
+        return self._fast
+
     def _forward(self, ids: list[int]) -> torch.Tensor:
-        """Feeds ``ids`` after the cached ones; returns the last position's logits (vocab,)."""
+        """Feeds ``ids`` after the cached ones; returns the last position's logits (vocab,).
+
+        A single token (every decode step) goes through the verified lean step of ``codeassist.decode``
+        where the model allows it: bitwise the same logits, less per-token overhead.
+        """
+        if len(ids) == 1 and (fast := self._fast_decoder()) is not None:
+            logits = fast.step(ids[0], self._cache)
+            self._cache_ids.append(ids[0])
+            return logits
         out = self.model(input_ids=torch.tensor([ids]), cache=self._cache, use_cache=True, logits_to_keep=1)
         self._cache_ids.extend(ids)
         return out.logits[0, -1]

@@ -169,6 +169,11 @@ def load_model(
     model.eval()
     if dtype == "int8":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    else:
+        from codeassist import gemv
+
+        _copy_out_of_mmap(model)
+        gemv.install(model)  # one-token products through torch.mv: bitwise equal, faster (codeassist.gemv)
     native = _native_context(model.config)
     return LoadedModel(
         model=model,
@@ -179,6 +184,20 @@ def load_model(
         load_seconds=time.perf_counter() - t0,
         info={"dtype": dtype, "checkpoint": str(directory)},
     )
+
+
+def _copy_out_of_mmap(model: Any) -> None:
+    """Copies every parameter into ordinary process memory (ties kept: a shared parameter is copied once).
+
+    transformers may leave safetensors weights backed by the memory-mapped checkpoint file; decode reads all
+    weights once per token, and from the mapping it was measured 14% slower (a decode step of the default
+    model 64 ms against 55 ms on 2 threads). Costs ~0.3 s at load.
+    """
+    import torch
+
+    with torch.no_grad():
+        for param in model.parameters():
+            param.data = param.data.clone()
 
 
 def _native_context(config: Any) -> int:
