@@ -52,6 +52,7 @@ class CompletionResult:
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
     backend: str = "local"  # "local" | "remote": where the completion was generated
     fallback_reason: str | None = None  # why the fallback answered instead of the configured backend
+    generated_tokens: int = 0  # tokens the engine generated (the completion may be cut shorter by stop rules)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -178,7 +179,7 @@ class CompletionService:
             cached_tokens=gen.cached_tokens, context_files=prepared.prompt.context_files,
             rope_scaling=gen.rope_scaling, latency_ms=(t3 - t0) * 1000, stop_reason=gen.stop_reason,
             timings={**prepared.timings, "prefill_ms": gen.prefill_ms, "decode_ms": gen.decode_ms},
-            backend=backend.kind, fallback_reason=reason,
+            backend=backend.kind, fallback_reason=reason, generated_tokens=gen.tokens,
         )
 
     def _generate(self, backend: Backend, prepared: PreparedPrompt, req: CompletionRequest,

@@ -1,5 +1,6 @@
-"""Completion latency on a real repository: cold (empty KV cache) against warm (cursor moved a few
-characters, as when typing), at a ~4,096-token prompt, plus decode speed against the memory-bandwidth limit.
+"""Completion latency on a real repository: cold (empty KV cache) against warm (the same request right after
+one with the cursor a few characters earlier, as when typing), at a ~4,096-token prompt, plus decode speed
+against the memory-bandwidth limit. Cold and warm are the same request, so they generate the same tokens.
 
 Run: python tests/bench/bench_completion.py [--repo DIR] [--cases N] [--threads T]
 
@@ -77,16 +78,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    console = Console()
+    console = Console(width=160)
     index = Index(args.repo)
     index.refresh()
     service = CompletionService(index, options=OPTIONS)
     cases = pick_cases(index, args.cases, args.seed)
     cold, warm = [], []
     for path, line, col in cases:
+        # the same request twice: cold (empty KV cache), then warm (after the request TYPED_CHARS earlier, as
+        # when typing), so that both generate the same tokens and the difference is what the cache saves
+        req = CompletionRequest(path, line, col, max_new_tokens=OPTIONS.max_new_tokens)
         service.engine.reset()
-        a = service.complete(CompletionRequest(path, line, col - TYPED_CHARS, max_new_tokens=OPTIONS.max_new_tokens))
-        b = service.complete(CompletionRequest(path, line, col, max_new_tokens=OPTIONS.max_new_tokens))
+        a = service.complete(req)
+        service.engine.reset()
+        service.complete(CompletionRequest(path, line, col - TYPED_CHARS, max_new_tokens=OPTIONS.max_new_tokens))
+        b = service.complete(req)
         cold.append(a)
         warm.append(b)
         console.print(f"{path}:{line}:{col}  cold {a.latency_ms:.0f} ms ({a.prompt_tokens} tok)  "
@@ -96,23 +102,32 @@ def main() -> None:
         return (r.prompt_tokens - r.cached_tokens) / (r.timings["prefill_ms"] / 1000)
 
     def decode_tps(rs):
-        toks = [len(service.loaded.tokenizer.encode(r.completion)) for r in rs]
+        toks = [r.generated_tokens for r in rs]  # generated, not what is left after the stop rules cut
         secs = [r.timings["decode_ms"] / 1000 for r in rs]
         return sum(toks) / sum(secs) if sum(secs) else 0.0
 
     table = Table(title=f"Completion latency, {len(cases)} cursors in {Path(args.repo).name}, {args.threads} threads")
-    for col in ("request", "prompt tokens (mean)", "cached (mean)", "p50 ms", "p95 ms", "prefill tok/s", "decode tok/s"):
+    for col in ("request", "prompt tokens (mean)", "cached (mean)", "p50 ms", "p95 ms", "prefill p50 ms",
+                "generated tokens (mean)", "prefill tok/s", "decode tok/s"):
         table.add_column(col)
     for name, rs in (("cold", cold), ("warm", warm)):
         lat = [r.latency_ms for r in rs]
         table.add_row(name, f"{statistics.mean(r.prompt_tokens for r in rs):.0f}",
                       f"{statistics.mean(r.cached_tokens for r in rs):.0f}", f"{pct(lat, .5):.0f}", f"{pct(lat, .95):.0f}",
+                      f"{pct([r.timings['prefill_ms'] for r in rs], .5):.0f}",
+                      f"{statistics.mean(r.generated_tokens for r in rs):.1f}",
                       f"{statistics.mean(prefill_tps(r) for r in rs):.0f}", f"{decode_tps(rs):.1f}")
     ratio = pct([r.latency_ms for r in warm], .5) / pct([r.latency_ms for r in cold], .5)
-    table.add_row("warm / cold (p50)", "", "", f"{ratio:.2f}", "", "", "")
+    prefill_ratio = pct([r.timings["prefill_ms"] for r in warm], .5) / pct([r.timings["prefill_ms"] for r in cold], .5)
+    table.add_row("warm / cold (p50)", "", "", f"{ratio:.2f}", "", f"{prefill_ratio:.2f}", "", "", "")
     console.print(table)
 
-    params = sum(p.numel() * p.element_size() for p in service.loaded.model.parameters())
+    # bytes read per decoded token: every weight but the input embedding table (one row of it is read)
+    model = service.loaded.model
+    embed = model.get_input_embeddings().weight
+    params = sum(p.numel() * p.element_size() for p in model.parameters() if p is not embed)
+    if model.get_output_embeddings() is not None and model.get_output_embeddings().weight is embed:
+        params += embed.numel() * embed.element_size()  # tied: the output projection reads it whole
     bw = memory_bandwidth_gbs()
     limit = bw * 1e9 / params
     t2 = Table(title="Decode against the memory-bandwidth limit")
