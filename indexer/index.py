@@ -102,6 +102,9 @@ class Index:
         self.buffers: dict[str, tuple[str, ParsedFile]] = {}  # path -> (text, parse) of unsaved buffers
         self._buffer_version = 0
         self._snapshot: Snapshot | None = None
+        self._disk: Snapshot | None = None  # the database's view alone (see snapshot)
+        self._disk_resolver: ImportResolver | None = None
+        self._disk_raw_imports: dict[str, list[str]] = {}
 
     def close(self) -> None:
         self.store.close()
@@ -248,10 +251,42 @@ class Index:
         return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes, self._buffer_version
 
     def snapshot(self) -> Snapshot:
-        """A consistent in-memory view for ranking; cached until the database or a buffer changes."""
+        """A consistent in-memory view for ranking; cached until the database or a buffer changes.
+
+        The on-disk part is read from the database only when the database changed; a buffer edit (every
+        keystroke in an editor) lays the buffers over the cached disk view and resolves only their imports.
+        """
         gen = self.generation()
         if self._snapshot is not None and self._snapshot.generation == gen:
             return self._snapshot
+        disk = self._disk_snapshot(gen)
+        if not self.buffers:
+            self._snapshot = Snapshot(gen, disk.languages, disk.definitions, disk.references, disk.imports)
+            return self._snapshot
+        languages, definitions = dict(disk.languages), dict(disk.definitions)
+        references, imports = dict(disk.references), dict(disk.imports)
+        for path, (_, parsed) in self.buffers.items():
+            languages[path] = parsed.language
+            definitions[path] = parsed.definitions
+            references[path] = parsed.references
+        # a buffer not on disk is a new module others may import: resolve everything again, as from disk
+        new_paths = any(path not in disk.languages for path in self.buffers)
+        resolver = ImportResolver(list(languages), self.root) if new_paths else self._disk_resolver
+        if new_paths:
+            imports = {p: self._resolve(resolver, p, languages[p], specs) for p, specs in self._disk_raw_imports.items()}
+        for path, (_, parsed) in self.buffers.items():
+            imports[path] = self._resolve(resolver, path, parsed.language, parsed.imports)
+        self._snapshot = Snapshot(gen, languages, definitions, references, imports)
+        return self._snapshot
+
+    @staticmethod
+    def _resolve(resolver: ImportResolver, path: str, language: str, specs: list[str]) -> list[str]:
+        return sorted({t for spec in specs for t in resolver.resolve(path, language, spec) if t != path})
+
+    def _disk_snapshot(self, gen: tuple) -> Snapshot:
+        """The view of the database alone, re-read only when the database changed (``gen[:2]``)."""
+        if self._disk is not None and self._disk.generation[:2] == gen[:2]:
+            return self._disk
         s = self.store
         files = s.files()
         languages = {p: r.language for p, r in files.items()}
@@ -264,15 +299,7 @@ class Index:
         raw_imports: dict[str, list[str]] = {}
         for path, spec in s.all_imports():
             raw_imports.setdefault(path, []).append(spec)
-        for path, (_, parsed) in self.buffers.items():
-            languages[path] = parsed.language
-            definitions[path] = parsed.definitions
-            references[path] = parsed.references
-            raw_imports[path] = parsed.imports
         resolver = ImportResolver(list(languages), self.root)
-        imports = {
-            path: sorted({t for spec in specs for t in resolver.resolve(path, languages[path], spec) if t != path})
-            for path, specs in raw_imports.items()
-        }
-        self._snapshot = Snapshot(gen, languages, definitions, references, imports)
-        return self._snapshot
+        imports = {path: self._resolve(resolver, path, languages[path], specs) for path, specs in raw_imports.items()}
+        self._disk, self._disk_resolver, self._disk_raw_imports = Snapshot(gen, languages, definitions, references, imports), resolver, raw_imports
+        return self._disk

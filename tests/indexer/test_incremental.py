@@ -210,3 +210,23 @@ def test_update_file_follows_the_discovery_rules(make_repo):
         for path in ("ignored.py", "node_modules/lib/index.js", "big.py"):
             idx.update_file(path)
         assert idx.store.stats()["files"] == 0
+
+
+def test_buffer_edits_reuse_the_disk_view_and_match_a_full_read(repo, idx):
+    """A keystroke re-reads nothing from the database, yet the overlay equals what a fresh index would show."""
+    idx.snapshot()
+    disk = idx._disk
+    idx.update_buffer("pkg/c.py", "from a import alpha\nimport b\n\n\ndef gamma():\n    return alpha() + 1\n")
+    snap = idx.snapshot()
+    assert idx._disk is disk  # the database was not read again
+    assert snap.imports["pkg/c.py"] == ["a.py", "b.py"] and snap.imports.get("b.py") == disk.imports.get("b.py")
+    assert snap.references["pkg/c.py"] != disk.references["pkg/c.py"]
+    (repo / "pkg" / "c.py").write_text(idx.read_text("pkg/c.py"))  # the same text saved, seen by a fresh index
+    with Index(repo, db_path=repo / "fresh.sqlite") as fresh:
+        fresh.refresh()
+        want = fresh.snapshot()
+    for field_ in ("languages", "definitions", "references", "imports"):
+        got, expected = getattr(snap, field_), getattr(want, field_)
+        assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}, field_
+    idx.drop_buffer("pkg/c.py")
+    assert idx.snapshot().references["pkg/c.py"] == disk.references["pkg/c.py"]

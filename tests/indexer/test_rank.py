@@ -218,3 +218,20 @@ def test_a_class_too_long_for_the_budget_comes_as_its_outline():
     assert "return" not in snippet.text and snippet.tokens <= 60
     assert len(snippet.text.splitlines()) == 1 + MAX_OUTLINE_MEMBERS
     assert fit_snippets([(1.0, "big.py", cls, "r")], lambda p: body, 60, count) == []  # no members known: left out
+
+
+def test_keystrokes_keep_the_graph_until_its_shape_changes(idx):
+    ranker = Ranker(idx)
+    assert "truncate_words" not in MAIN
+    typed = MAIN + "\n\ndef later():\n    x = trun"
+    idx.update_buffer("app/main.py", typed)
+    graph, _ = ranker.graph()
+    idx.update_buffer("app/main.py", typed + "cate_w")  # a half-typed name: nothing the graph knows
+    assert ranker.graph()[0] is graph
+    idx.update_buffer("app/main.py", typed + "cate_words")  # now a name utils/strings.py defines: a new edge
+    rebuilt, snap = ranker.graph()
+    assert rebuilt is not graph and "truncate_words" in snap.references["app/main.py"]
+    idx.update_buffer("app/main.py", typed + "cate_words\n\n\ndef brand_new():\n    pass\n")
+    assert ranker.graph()[0] is not rebuilt  # a new definition: rebuilt again
+    snippets = ranker.rank("app/main.py", focus=["parse_invoice_line"], budget=1000)
+    assert (snippets[0].path, snippets[0].start_line) == ("app/parsing.py", 12)
