@@ -6,6 +6,8 @@ captures pass plus a tags matches pass, and the tags matches are paired back fro
 
 - ``@definition.KIND`` on the whole definition node and ``@name`` on its name node (KIND: class,
   function, method, variable, constant, field, type, interface, enum, struct, module, macro, impl);
+  optionally ``@scope`` on a node naming the definition's owner outside its nesting (Go's receiver type,
+  C++'s ``Circle::`` of an out-of-class method); a pattern with a scope wins over one without for the same node;
 - ``@reference`` on identifier nodes: every name the file uses, counted per file;
 - ``@import.module`` (a module spec as written), ``@import.from`` with ``@import.name`` (Python's
   ``from X import Y``): resolved to repository files later, by ``indexer.imports``.
@@ -70,7 +72,7 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
         if "name" in caps:
             kind = next((k[11:] for k in caps if k.startswith("definition.")), None)
             if kind is not None:
-                raw_defs.extend(_definitions(caps[f"definition.{kind}"], caps["name"], kind))
+                raw_defs.extend(_definitions(caps[f"definition.{kind}"], caps["name"], kind, caps.get("scope", ())))
         elif "import.module" in caps:
             imports.extend((n.start_byte, _text(n)) for n in caps["import.module"])
         elif "import.name" in caps:
@@ -84,14 +86,17 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
     return result
 
 
-def _definitions(defs: list, names: list, kind: str):
+def _definitions(defs: list, names: list, kind: str, scopes: list = ()):
     """Pairs one tags pattern's definition and name captures back into matches: (start byte, end byte,
-    name start byte, name, kind, start row, end row, start column) per name, rows and column 0-based.
+    name start byte, name, kind, start row, end row, start column, explicit scope) per name, rows and column
+    0-based; the explicit scope is the text of the pattern's ``@scope`` nodes inside the definition before the
+    name, joined by "::" ("" when none).
 
     A pattern reaches its name through a fixed path of child nodes, so a name's definition is the innermost
     of the pattern's definitions that contains it; one definition may hold several names (``var a, b int``).
     """
     defs = sorted(defs, key=_span)
+    scopes = sorted(scopes, key=_start)
     stack: list = []  # definitions starting at or before the current name, outermost first
     j = 0
     for name in sorted(names, key=_start):
@@ -107,7 +112,8 @@ def _definitions(defs: list, names: list, kind: str):
         (start_row, start_col), (end_row, end_col) = node.start_point, node.end_point
         if end_col == 0 and end_row > start_row:
             end_row -= 1  # nodes that swallow their newline (C macros) end on the line before
-        yield node.start_byte, node.end_byte, start, _text(name), kind, start_row, end_row, start_col
+        owner = "::".join(_text(s) for s in scopes if node.start_byte <= s.start_byte < start)
+        yield node.start_byte, node.end_byte, start, _text(name), kind, start_row, end_row, start_col, owner
 
 
 def _from_imports(modules: list, names: list):
@@ -134,11 +140,19 @@ def _first(item: tuple):
 
 
 def _with_scopes(raw_defs, source: bytes) -> list[Definition]:
-    """Orders definitions by position and names each one's enclosing definitions (innermost last)."""
-    raw_defs.sort(key=lambda d: (d[0], -d[1], d[2]))
+    """Orders definitions by position and names each one's enclosing definitions (innermost last).
+
+    An explicit scope (Go's receiver type, C++'s ``Circle::``) is appended to the enclosing ones; when two
+    patterns matched the same definition, the one with an explicit scope is kept.
+    """
+    raw_defs.sort(key=lambda d: (d[0], -d[1], d[2], d[4], d[8] == ""))
     out: list[Definition] = []
-    stack: list[tuple[int, str, str]] = []  # (end_byte, name, kind) of open enclosing definitions
-    for start, end, name_byte, name, kind, srow, erow, scol in raw_defs:
+    stack: list[tuple[int, str, str]] = []  # (end_byte, dotted name, kind) of open enclosing definitions
+    last = None
+    for start, end, name_byte, name, kind, srow, erow, scol, owner in raw_defs:
+        if (start, end, name_byte, kind) == last:
+            continue  # the same definition through a less specific pattern
+        last = (start, end, name_byte, kind)
         while stack and stack[-1][0] <= start:
             stack.pop()
         if kind == "function" and stack and stack[-1][2] in ("class", "interface", "struct", "impl"):
@@ -146,9 +160,10 @@ def _with_scopes(raw_defs, source: bytes) -> list[Definition]:
         line_end = source.find(b"\n", name_byte)  # the name's line: past annotations (rows count "\n" only)
         line = source[source.rfind(b"\n", 0, name_byte) + 1:line_end if line_end >= 0 else len(source)]
         signature = _decode(line).strip().lstrip("\ufeff")[:SIGNATURE_MAX_CHARS]
-        scope = ".".join(s[1] for s in stack)
+        owner = owner.replace("::", ".")
+        scope = ".".join([s[1] for s in stack] + ([owner] if owner else []))
         out.append(Definition(name, kind, srow + 1, erow + 1, scol, signature, scope))
-        stack.append((end, name, kind))
+        stack.append((end, f"{owner}.{name}" if owner else name, kind))
     return out
 
 

@@ -28,13 +28,14 @@ SNIPPETS = {
     "go": (
         'package p\nimport (\n\t"fmt"\n\tm "math"\n)\nvar a, b = 1, 2\nconst (\n\tc = 1\n\td = 2\n)\n'
         "type S struct {\n\tx, y int\n\tz struct{ u, v int }\n}\nfunc (s S) M() {}\nfunc F() {}\n"
+        "type I interface {\n\tR(n int) error\n}\nfunc (p *G[T]) N() {}\n"
     ),
     "java": "import java.util.List;\nclass A {\n  int a, b;\n  class B {\n    int c;\n    void m() {}\n  }\n}\n",
     "c": (
         '#include "x.h"\n#define M 1\nint f(void), g(void);\nstruct S { int a; } *h(void) { return 0; }\n'
         "typedef struct T { struct U { int y; } u; } T;\n"
     ),
-    "cpp": "namespace n {\nclass C {\n  void m();\n  int f(int);\n  class D { void e(); };\n};\n}\nvoid C::m() {}\n",
+    "cpp": "namespace n {\nclass C {\n  void m();\n  int f(int);\n  class D { void e(); };\n};\nint C::f(int x) { auto g = [](){}; return x; }\n}\nvoid n::C::m() {}\n",
     "javascript": (
         'const a = 1, b = 2;\nexport const c = 3, d = 4;\nclass K { x = 1; m() { class L { y = 2; } } }\n'
         'const r = require("mod");\nimport x from "y";\nexport { z } from "w";\n'
@@ -64,8 +65,9 @@ def parse_with_separate_queries(source: bytes, language: str) -> ParsedFile:
             key = next(k for k in caps if k.startswith("definition."))
             node = caps[key][0]
             end_row = node.end_point[0] - (node.end_point[1] == 0 and node.end_point[0] > node.start_point[0])
+            scope = "::".join(n.text.decode() for n in sorted(caps.get("scope", ()), key=lambda n: n.start_byte))
             raw_defs.append((node.start_byte, node.end_byte, name.start_byte, name.text.decode(), key[11:],
-                             node.start_point[0], end_row, node.start_point[1]))
+                             node.start_point[0], end_row, node.start_point[1], scope))
         elif "import.module" in caps:
             imports.append(caps["import.module"][0].text.decode())
         elif "import.from" in caps:
@@ -103,6 +105,9 @@ def test_snippets_exercise_the_pairing():
     go = parse_source(SNIPPETS["go"].encode(), "go").definitions
     fields = [d for d in go if d.kind == "field"]
     assert [d.name for d in fields][:2] == ["x", "y"] and fields[0].start_line == fields[1].start_line
+    assert [(d.name, d.scope) for d in go if d.kind == "method"] == [("M", "S"), ("R", "I"), ("N", "G")]
+    cpp = parse_source(SNIPPETS["cpp"].encode(), "cpp").definitions
+    assert [(d.name, d.scope) for d in cpp if d.start_line >= 7] == [("f", "n.C"), ("m", "n.C")]
     py = parse_source(SNIPPETS["python"].encode(), "python")
     assert [(d.name, d.scope) for d in py.definitions if d.kind == "field"] == [("x", "A"), ("z", "A.B"), ("w", "A.B.C")]
     assert py.imports == ["a|b", "a|c", ".|*", ".x|y", "m.n", "o", "q|r"]
