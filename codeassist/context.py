@@ -2,21 +2,18 @@
 
 The stable tier is ranked for the current file as a whole (no cursor identifiers) and cached until the
 on-disk index changes, so typing and moving the cursor inside a file leave it byte-identical and the
-model's KV cache for it is reused. The volatile tier, laid out after it, holds code similar to the lines
-before the cursor (``codeassist.similar``: how the repository uses what the definitions declare), then
-definitions of the identifiers near the cursor that the stable tier lacks.
+model's KV cache for it is reused. The volatile tier, a smaller share of the budget, adds definitions of
+the identifiers near the cursor that the stable tier lacks; it is laid out after the stable tier.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codeassist.similar import RELATED_FILES, ChunkIndex, similar_snippets
 from indexer.index import Index
 from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens
 
-STABLE_SHARE = 0.5  # of the context budget, for the cursor-independent tier (ranked definitions)
-SIMILAR_SHARE = 0.6  # of what the stable tier leaves, for similar code; definitions near the cursor get the rest
+STABLE_SHARE = 0.7  # of the context budget, for the cursor-independent tier
 
 
 @dataclass(frozen=True)
@@ -46,16 +43,6 @@ class ContextCache:
 
     def __init__(self) -> None:
         self._stable: dict[tuple, list[Snippet]] = {}
-        self._chunks: dict[tuple, ChunkIndex] = {}
-
-    def chunks(self, index: Index, ranker: Ranker, path: str) -> ChunkIndex:
-        """The similar-code window index over ``path``'s related files, rebuilt when the index changes."""
-        key = (path, index.generation()[:2])  # disk state, like the stable tier
-        if key not in self._chunks:
-            if len(self._chunks) > 8:
-                self._chunks.clear()
-            self._chunks[key] = ChunkIndex((f, ranker.read_lines(f)) for f in ranker.related_files(path, RELATED_FILES))
-        return self._chunks[key]
 
     def stable(self, index: Index, ranker: Ranker, path: str, budget: int, count_tokens: TokenCounter) -> list[Snippet]:
         gen = index.generation()[:2]  # disk state only: buffer edits do not reshuffle the stable tier
@@ -91,14 +78,10 @@ def gather_context(
     used = sum(s.tokens for s in stable)
     text = text if text is not None else index.read_text(path)
     focus = cursor_identifiers(text, line)
-    spans = [(s.path, s.start_line, s.end_line) for s in stable]
-    prefix = "\n".join(text.split("\n")[: max(0, line - 1)] + [text.split("\n")[line - 1][:column]]) \
-        if 0 < line <= text.count("\n") + 1 else text
-    similar = similar_snippets(cache.chunks(index, ranker, path), path, prefix,
-                               budget=int((budget - used) * SIMILAR_SHARE), count_tokens=count_tokens, exclude=spans)
-    used += sum(s.tokens for s in similar)
-    spans += [(s.path, s.start_line, s.end_line) for s in similar]
-    volatile = ranker.rank(path, focus=focus, budget=budget - used, count_tokens=count_tokens, exclude=spans)
+    volatile = ranker.rank(
+        path, focus=focus, budget=budget - used, count_tokens=count_tokens,
+        exclude=[(s.path, s.start_line, s.end_line) for s in stable],
+    )
     volatile = prompt_order([s for s in volatile if s.reason.endswith("near the cursor")])
-    snippets = stable + volatile + similar[::-1]  # the most similar code ends next to the cursor
+    snippets = stable + volatile
     return Context(snippets, len(stable), sum(s.tokens for s in snippets))

@@ -372,32 +372,6 @@ class Ranker:
         ranks = pagerank(graph, personalise(graph, snap, None, ()))
         return [(score, path, d) for score, path, d, _ in score_definitions(graph, snap, ranks, None, ())[:n]]
 
-    def related_files(self, current: str, n: int) -> list[str]:
-        """Up to ``n`` files of ``current``'s language family most related to it, best first.
-
-        Two lists interleaved: the files personalised PageRank ranks highest for ``current`` (what it
-        uses), and the files importing the most of what ``current`` imports (siblings using the same APIs).
-        """
-        graph, snap = self.graph()
-        ranks = pagerank(graph, personalise(graph, snap, current, ()))
-        fam = family(snap.languages.get(current, ""))
-
-        def eligible(f: str) -> bool:
-            return f != current and family(snap.languages.get(f, "")) == fam
-
-        used = [graph.files[i] for i in np.argsort(-ranks, kind="stable") if ranks[i] > 0]
-        mine = set(snap.imports.get(current, ()))
-        shared = {f: len(mine.intersection(targets)) for f, targets in snap.imports.items()}
-        siblings = sorted((f for f, k in shared.items() if k > 0), key=lambda f: (-shared[f], f))
-        out: dict[str, None] = {}
-        for pair in zip(*(lst + [None] * (max(len(used), len(siblings)) - len(lst)) for lst in (used, siblings))):
-            for f in pair:
-                if f is not None and eligible(f):
-                    out.setdefault(f, None)
-            if len(out) >= n:
-                break
-        return list(out)[:n]
-
     def rank(
         self,
         current: str | None,
