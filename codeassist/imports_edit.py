@@ -5,8 +5,10 @@ with the completion; attribute accesses, assignments, keywords and names the doc
 uses as identifiers are left out: comments and strings do not count), finds each one's unique top-level definition in another repository file of
 the same language family, and returns the import statements to insert: Python ``from pkg.mod import
 name`` (the module named through the package chain of ``__init__.py`` files), JavaScript/TypeScript
-``import { name } from './rel'`` (exported definitions only). Other languages get none. The statements
-go after the document's last top-level import, else after its leading comments and docstring.
+``import { name } from './rel'`` (exported definitions only). Other languages get none. A module the
+document already imports names from (``from pkg.mod import a``, ``import { a } from './rel'``) gets the new
+names appended to that statement; other statements go after the document's last top-level import, else
+after its leading comments and docstring.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ def _exported(index: Index, path: str, name: str, signature: str) -> bool:
 def missing_imports(index: Index, path: str, text: str, line: int, column: int, completion: str) -> list[ImportEdit]:
     """The imports to add to ``path`` (its current ``text``) for ``completion`` inserted at the cursor.
 
-    ``line`` is 1-based, ``column`` 0-based in code points. Returns [] or one ImportEdit; names defined at
-    top level in more than one other file are left alone (no guessing).
+    ``line`` is 1-based, ``column`` 0-based in code points. Returns the edits: names appended to existing
+    statements, then at most one insertion of new statements; names defined at top level in more than one
+    other file are left alone (no guessing).
     """
     lang = language_for_path(path)
     if lang is None or lang.name not in IMPORT_NODES or not completion.strip():
@@ -152,13 +155,50 @@ def missing_imports(index: Index, path: str, text: str, line: int, column: int, 
         by_source.setdefault(source, []).append(name)
     if not by_source:
         return []
-    if lang.name == "python":
-        paths = set(snap.languages)
-        statements = [f"from {python_module(paths, src)} import {', '.join(names)}" for src, names in by_source.items()]
-    else:
-        semi = "" if re.search(r"^import .*['\"]\s*$", text, re.M) and not re.search(r"^import .*;\s*$", text, re.M) else ";"
-        statements = [f"import {{ {', '.join(names)} }} from '{js_specifier(path, src)}'{semi}" for src, names in by_source.items()]
-    row, col, lead = insertion_point(text, lang.name)
-    body = "\n".join(statements)
-    return [ImportEdit(row, col, ("\n" + body) if lead else body + "\n",
-                       tuple(n for names in by_source.values() for n in names))]
+    paths = set(snap.languages)
+    module = {src: python_module(paths, src) if lang.name == "python" else js_specifier(path, src) for src in by_source}
+    existing = _named_imports(text, lang.name)
+    edits: list[ImportEdit] = []
+    for src, names in list(by_source.items()):
+        if module[src] in existing:  # extend the statement that already imports from this module
+            row, col = existing[module[src]]
+            edits.append(ImportEdit(row, col, "".join(f", {n}" for n in names), tuple(names)))
+            del by_source[src]
+    if by_source:
+        if lang.name == "python":
+            statements = [f"from {module[src]} import {', '.join(names)}" for src, names in by_source.items()]
+        else:
+            semi = "" if re.search(r"^import .*['\"]\s*$", text, re.M) and not re.search(r"^import .*;\s*$", text, re.M) else ";"
+            statements = [f"import {{ {', '.join(names)} }} from '{module[src]}'{semi}" for src, names in by_source.items()]
+        row, col, lead = insertion_point(text, lang.name)
+        body = "\n".join(statements)
+        edits.append(ImportEdit(row, col, ("\n" + body) if lead else body + "\n",
+                                tuple(n for names in by_source.values() for n in names)))
+    return edits
+
+
+def _named_imports(text: str, language: str) -> dict[str, tuple[int, int]]:
+    """Module -> (0-based line, code-point column) just after the last name of the document's top-level
+    statement importing names from it: ``from M import a, b`` (not ``*``), ``import { a } from 'M'``."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    tree = languages.parser(language).parse(data)
+    out: dict[str, tuple[int, int]] = {}
+    for node in tree.root_node.children:
+        last = None
+        if language == "python" and node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            names = node.children_by_field_name("name")
+            if module is not None and names:
+                key, last = module.text.decode("utf-8", "replace"), names[-1]
+        elif language in JS_FAMILY and node.type == "import_statement":
+            source = node.child_by_field_name("source")
+            clause = next((c for c in node.named_children if c.type == "import_clause"), None)
+            named = next((c for c in clause.named_children if c.type == "named_imports"), None) if clause else None
+            specs = [c for c in named.named_children if c.type == "import_specifier"] if named else []
+            if source is not None and specs:
+                key, last = source.text.decode("utf-8", "replace").strip("'\""), specs[-1]
+        if last is not None and key not in out:
+            row, col = last.end_point
+            line_start = last.end_byte - col
+            out[key] = (row, len(data[line_start:last.end_byte].decode("utf-8", "replace")))
+    return out

@@ -119,3 +119,19 @@ def test_names_the_completion_binds_itself_are_not_imported():
     assert introduced_names("    x = ", "[row_total(row) for row in rows]", "python") == ["row_total", "rows"]
     assert introduced_names("    ", "with open(p) as fh: load(fh)", "python") == ["open", "p", "load"]
     assert introduced_names("    f = ", "lambda item: price(item)", "python") == ["price"]
+
+
+def test_a_module_already_imported_from_gets_the_name_appended(shop, geometry):
+    text = "from shop.inventory import WAREHOUSES\n\n\ndef stock():\n    return "
+    edits = missing_imports(shop, "shop/stock.py", text, *at_end(text), "Inventory()")
+    assert edits == [ImportEdit(0, 37, ", Inventory", ("Inventory",))]
+    multi = "from shop.inventory import (\n    WAREHOUSES,\n)\nx = "  # parenthesised: after the last name
+    assert missing_imports(shop, "shop/stock.py", multi, *at_end(multi), "Inventory()") == [
+        ImportEdit(1, 14, ", Inventory", ("Inventory",))]
+    both = "from shop.inventory import WAREHOUSES\nx = "  # one appended, one new statement
+    edits = missing_imports(shop, "shop/stock.py", both, *at_end(both), "Inventory(compute_invoice_total())")
+    assert edits == [ImportEdit(0, 37, ", Inventory", ("Inventory",)),
+                     ImportEdit(1, 0, "from shop.pricing import compute_invoice_total\n", ("compute_invoice_total",))]
+    js = "import { area } from './geometry';\n\nconst x = "
+    assert missing_imports(geometry, "web/x.js", js, *at_end(js), "perimeter(1, 2)") == [
+        ImportEdit(0, 13, ", perimeter", ("perimeter",))]
