@@ -132,7 +132,6 @@ class CompletionService:
         local = self.backend if isinstance(self.backend, LocalBackend) else None
         self.loaded = local.loaded if local else None  # the in-process model; None for a remote backend
         self.engine = local.engine if local else None
-        self.format = self.backend.format
         self.options = options or PackOptions()
         self.rope_mode = rope_mode
         self.context_cache = ContextCache()

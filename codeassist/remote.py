@@ -25,7 +25,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -33,11 +32,12 @@ from codeassist import rope
 from codeassist.backends import BackendError, BackendUnavailable, ContextWindowError
 from codeassist.engine import Cancelled, CancelFn, Generation, StopFn, TokenFn
 from codeassist.formats import PLAIN, QWEN, STARCODER, PromptFormat, detect_format
-from codeassist.tokenizers import ModelTokenizer, TokenCounter, token_counter
+from codeassist.tokenizers import EstimatedTokenizer, ModelTokenizer, TokenCounter, token_counter
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({502, 503, 504})  # the engine is starting (llama.cpp: 503 while loading) or overloaded
+PROBE_RETRY_S = 30.0  # after a failed GET /v1/models, how long prompts are estimated before asking again
 CANCEL_POLL_S = 0.05  # how often the watcher checks the cancel flag while a read blocks (seconds)
 MAX_ERROR_BYTES = 65536  # an error body is read up to this many bytes
 MAX_LINE_BYTES = 1 << 20  # one server-sent-event line; a completion chunk is a few hundred bytes
@@ -248,26 +248,42 @@ class RemoteBackend:
         self._window_source = "configured" if options.context_window else ""
         self._probed = False
         self._lock = threading.Lock()
+        self._tokens: TokenCounter | None = None  # once the tokenizer is settled (see tokens)
+        self._estimate = EstimatedTokenizer()
+        self._probe_retry_at = 0.0  # time.monotonic() before which a failed model probe is not retried
 
     # -- what the packer needs -----------------------------------------------------------------------
     @property
     def name(self) -> str:
         return self._model or self.options.model or "remote"
 
-    @cached_property
+    @property
     def tokens(self) -> TokenCounter:
-        """Counts from --tokenizer, else the served model's name (asked of the engine when not configured)."""
+        """Counts from --tokenizer, else the served model's name (asked of the engine when not configured).
+
+        While the engine cannot be asked (down at start-up), counts are estimated and the question is asked
+        again every ``PROBE_RETRY_S`` seconds, so the engine's own tokenizer and prompt format take over once
+        it is up instead of the estimate and the plain format staying for the whole session.
+        """
+        if self._tokens is not None:
+            return self._tokens
         if self._model is None and not self.options.tokenizer:
+            if time.monotonic() < self._probe_retry_at:
+                return self._estimate
             try:
                 self.probe()
             except BackendError as e:  # counted by estimate; the next request reports the engine's state
-                log.warning("cannot ask %s for its model: %s", self.endpoint, e)
-        return token_counter(self.options.tokenizer, self._model)
+                log.warning("cannot ask %s for its model (asking again in %.0f s): %s", self.endpoint, PROBE_RETRY_S, e)
+                self._probe_retry_at = time.monotonic() + PROBE_RETRY_S
+                return self._estimate
+        self._tokens = token_counter(self.options.tokenizer, self._model)
+        return self._tokens
 
-    @cached_property
+    @property
     def format(self) -> PromptFormat:
-        if isinstance(self.tokens, ModelTokenizer):
-            return detect_format(self.tokens.tokenizer)
+        tokens = self.tokens
+        if isinstance(tokens, ModelTokenizer):
+            return detect_format(tokens.tokenizer)
         return guess_format(self.options.tokenizer or self.name)
 
     def count_tokens(self, text: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from codeassist.backends import BackendError, BackendOptions, BackendUnavailable, ContextWindowError
 from codeassist.engine import Cancelled
-from codeassist.formats import QWEN
+from codeassist.formats import PLAIN, QWEN
 from codeassist.remote import (
     RemoteBackend, RemoteOptions, backoff_delays, iter_sse_data, parse_chunk, parse_endpoint, window_from_error,
     window_from_models, window_from_props,
@@ -335,6 +335,23 @@ def test_an_unnamed_model_is_asked_of_the_engine_before_choosing_the_prompt_form
     remote = backend(fake)
     assert remote.format is QWEN and remote.name == "qwen2.5-coder-7b"  # from GET /v1/models
     assert not remote.tokens.exact  # no such tokenizer here: the estimate
+
+
+def test_an_engine_down_at_start_gets_its_prompt_format_once_it_is_up(fake, monkeypatch):
+    import codeassist.remote as remote_module
+
+    models = fake.routes.pop(("GET", "/v1/models"))  # down: 404 for the model list
+    remote = backend(fake, retries=0)
+    assert remote.format is PLAIN and remote.name == "remote"  # estimated and plain meanwhile
+    fake.routes[("GET", "/v1/models")] = models  # the engine comes up
+    assert remote.format is PLAIN  # not asked again before PROBE_RETRY_S
+    asked = len(fake.requests)
+    monkeypatch.setattr(remote_module, "PROBE_RETRY_S", 0.0)
+    remote._probe_retry_at = 0.0
+    assert remote.format is QWEN and remote.name == "qwen2.5-coder-7b"
+    assert len(fake.requests) > asked
+    settled = len(fake.requests)
+    assert remote.format is QWEN and len(fake.requests) == settled  # settled: not asked again
 
 
 def test_broken_bytes_and_endless_lines_are_an_outage_not_a_crash(fake):
