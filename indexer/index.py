@@ -259,7 +259,7 @@ class Index:
         gen = self.generation()
         if self._snapshot is not None and self._snapshot.generation == gen:
             return self._snapshot
-        disk = self._disk_snapshot(gen)
+        disk = self.disk_snapshot()
         if not self.buffers:
             self._snapshot = Snapshot(gen, disk.languages, disk.definitions, disk.references, disk.imports)
             return self._snapshot
@@ -283,8 +283,9 @@ class Index:
     def _resolve(resolver: ImportResolver, path: str, language: str, specs: list[str]) -> list[str]:
         return sorted({t for spec in specs for t in resolver.resolve(path, language, spec) if t != path})
 
-    def _disk_snapshot(self, gen: tuple) -> Snapshot:
-        """The view of the database alone, re-read only when the database changed (``gen[:2]``)."""
+    def disk_snapshot(self) -> Snapshot:
+        """The view of the database alone (no buffers), re-read only when the database changed."""
+        gen = self.generation()
         if self._disk is not None and self._disk.generation[:2] == gen[:2]:
             return self._disk
         s = self.store

@@ -226,12 +226,16 @@ def test_keystrokes_keep_the_graph_until_its_shape_changes(idx):
     typed = MAIN + "\n\ndef later():\n    x = trun"
     idx.update_buffer("app/main.py", typed)
     graph, _ = ranker.graph()
-    idx.update_buffer("app/main.py", typed + "cate_w")  # a half-typed name: nothing the graph knows
+    idx.update_buffer("app/main.py", typed + "cate_words")  # references only: the graph stays
     assert ranker.graph()[0] is graph
-    idx.update_buffer("app/main.py", typed + "cate_words")  # now a name utils/strings.py defines: a new edge
-    rebuilt, snap = ranker.graph()
-    assert rebuilt is not graph and "truncate_words" in snap.references["app/main.py"]
+    # the name typed at the cursor still steers the ranking, through focus
+    snippets = ranker.rank("app/main.py", focus=cursor_identifiers(typed + "cate_words", typed.count("\n") + 1), budget=1000)
+    assert ("utils/strings.py", 5) in [(s.path, s.start_line) for s in snippets]
     idx.update_buffer("app/main.py", typed + "cate_words\n\n\ndef brand_new():\n    pass\n")
-    assert ranker.graph()[0] is not rebuilt  # a new definition: rebuilt again
-    snippets = ranker.rank("app/main.py", focus=["parse_invoice_line"], budget=1000)
-    assert (snippets[0].path, snippets[0].start_line) == ("app/parsing.py", 12)
+    rebuilt, snap = ranker.graph()
+    assert rebuilt is not graph and "brand_new" in rebuilt.definers  # a new definition: rebuilt
+    idx.update_buffer("app/main.py", "from utils.strings import slugify\n" + typed)
+    imported = ranker.graph()[0]
+    assert imported is not rebuilt  # a new resolved import: rebuilt
+    idx.update_buffer("app/main.py", "from utils.strings import slugify\n" + typed + "(\n")
+    assert ranker.graph()[0] is imported  # an unbalanced paren hides later definitions: not a new shape
