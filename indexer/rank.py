@@ -336,15 +336,15 @@ class Ranker:
         if self._graph is not None and self._graph_gen == snap.generation:
             return self._graph, snap
         disk_changed = self._graph_gen is None or self._graph_gen[:2] != snap.generation[:2]
-        if disk_changed or self._graph is None or self._buffer_shape(snap, self._graph) != self._graph_shape:
-            self._graph = build_graph(snap)
-            self._graph_shape = self._buffer_shape(snap, self._graph)
+        shape = self._buffer_shape(snap)
+        if disk_changed or self._graph is None or shape != self._graph_shape:
+            self._graph, self._graph_shape = build_graph(snap), shape
             if disk_changed:
                 self._lines.clear()
         self._graph_gen = snap.generation
         return self._graph, snap
 
-    def _buffer_shape(self, snap: Snapshot, graph: Graph) -> tuple:
+    def _buffer_shape(self, snap: Snapshot) -> tuple:
         """What of the unsaved buffers the graph is rebuilt for: per buffer that differs there from its file
         on disk, its language, defined names and resolved imports, as of its last edit that parsed without
         errors; references are left out.
