@@ -56,6 +56,7 @@ MAX_SNIPPET_LINES = 60  # a long definition is cut to its first lines (signature
 LOW_VALUE_KINDS = {"variable": 0.3, "field": 0.2, "constant": 0.5}  # score factors for data definitions
 IMPORTED_FILE_SHARE = 0.5  # of an imported file's rank, spread over its top-level definitions
 MIN_SCORE_RATIO = 0.02  # snippets scoring below this share of the best one are noise, not context
+MAX_CANDIDATES = 400  # scored definitions fit_snippets considers, best first
 MAX_OUTLINE_MEMBERS = 12  # member signatures in the outline of a definition too long to quote whole
 
 # Names only link files whose languages can see each other's definitions.
@@ -202,9 +203,137 @@ def pagerank(graph: Graph, restart: np.ndarray) -> np.ndarray:
 
 
 def score_definitions(
-    graph: Graph, snap: Snapshot, rank: np.ndarray, current: str | None, focus: Iterable[str]
+    graph: Graph, snap: Snapshot, rank: np.ndarray, current: str | None, focus: Iterable[str], *,
+    table: DefTable | None = None, skip: Iterable[str] = (), limit: int | None = None,
 ) -> list[tuple[float, str, Definition, str]]:
-    """(score, path, definition, reason) for definitions outside the current file, best first."""
+    """(score, path, definition, reason) for definitions outside the current file and ``skip``, best first;
+    the first ``limit`` of them when given.
+
+    Each definition's score is its file's rank flowing to it along reference edges, adjusted by the named
+    factors (see ``_score_python``, which computes it one definition at a time). Files without an unsaved
+    buffer are scored as arrays over ``table`` (built once per graph); only the best ``limit`` become tuples.
+    """
+    skip = set(skip)
+    if table is None or limit is None:
+        return [t for t in _score_python(graph, snap, rank, current, focus) if t[1] not in skip][:limit]
+    focus = list(dict.fromkeys(focus))
+    buffered = [p for p in snap.definitions if p not in table.path_id or p in table.stale]
+    out = [t for t in _score_python(graph, snap, rank, current, focus, buffered) if t[1] not in skip]
+    out += table.score(graph, snap, rank, current, focus, skip | set(buffered), limit)
+    out.sort(key=_order)
+    return out[:limit]
+
+
+def _order(t: tuple) -> tuple:
+    return -t[0], t[1], t[2].start_line
+
+
+class DefTable:
+    """``score_definitions``' inputs per definition of the files on disk, as arrays (built once per graph).
+
+    ``stale`` holds the paths whose definitions in later snapshots may differ (unsaved buffers): the caller
+    scores those one at a time instead.
+    """
+
+    def __init__(self, graph: Graph, disk: Snapshot, buffers: Iterable[str]):
+        self.stale = set(buffers)
+        self.paths = sorted(disk.definitions)
+        self.path_id = {p: i for i, p in enumerate(self.paths)}
+        order = {p: i for i, p in enumerate(sorted(self.paths))}
+        self.defs: list[Definition] = []
+        def_path, names = [], []
+        for path, defs in disk.definitions.items():
+            self.defs.extend(defs)
+            def_path.extend([self.path_id[path]] * len(defs))
+            names.extend(d.name for d in defs)
+        self.name_id: dict[str, int] = {}
+        key_of = {k: i for i, k in enumerate(graph.symbol_keys)}
+        paths = self.paths
+        self.def_path = np.array(def_path, dtype=np.int64)
+        self.name = np.array([self.name_id.setdefault(n, len(self.name_id)) for n in names], dtype=np.int64)
+        self.key = np.array([key_of.get((paths[f], n), -1) for f, n in zip(def_path, names)], dtype=np.int64)
+        self.definers = np.array([float(len(graph.definers.get(n, (None,)))) for n in names])
+        self.kind_factor = np.array([LOW_VALUE_KINDS.get(d.kind, 1.0) for d in self.defs])
+        self.top_scope = np.array([not d.scope for d in self.defs])
+        self.member = np.array([bool(d.scope) and d.kind in ("method", "field") for d in self.defs])
+        self.stop = np.array([n in STOP_NAMES for n in names])
+        self.start_line = np.array([d.start_line for d in self.defs], dtype=np.int64)
+        self.path_order = np.array([order[paths[f]] for f in def_path], dtype=np.int64)
+        self.path_family = [family(disk.languages.get(p, "")) for p in paths]
+        self.path_test = np.array([is_test_path(p) for p in paths])
+        self.path_file = np.array([graph.file_index.get(p, -1) for p in paths], dtype=np.int64)
+        self.path_top = np.zeros(len(paths))
+        np.add.at(self.path_top, self.def_path, self.top_scope.astype(float))
+        self.path_top[self.path_top == 0] = 1.0
+
+    def score(self, graph: Graph, snap: Snapshot, rank: np.ndarray, current: str | None, focus: list[str],
+              skip: set[str], limit: int) -> list[tuple[float, str, Definition, str]]:
+        """The best ``limit`` scored definitions of the table's files, computed as ``_score_python`` does."""
+        if not self.defs:
+            return []
+        n_paths = len(self.paths)
+        file_rank_p = np.where(self.path_file >= 0, rank[np.maximum(self.path_file, 0)], 0.0)
+        fam = family(snap.languages.get(current, "")) if current else None
+        keep_p = np.array([fam is None or f == fam for f in self.path_family]) if fam is not None else np.ones(n_paths, bool)
+        for p in skip | ({current} if current else set()):
+            if p in self.path_id:
+                keep_p[self.path_id[p]] = False
+        imported_p = np.zeros(n_paths, bool)
+        for p in snap.imports.get(current, ()) if current else ():
+            if p in self.path_id:
+                imported_p[self.path_id[p]] = True
+        in_test = current is not None and is_test_path(current)
+        test_p = np.where(self.path_test & (not in_test), TEST_FILE_FACTOR, 1.0)
+
+        flow = graph.symbol_flow @ rank if graph.symbol_keys else np.zeros(0)
+        base = np.zeros(len(self.defs))
+        has_key = self.key >= 0
+        base[has_key] = flow[self.key[has_key]]
+        base[base <= 0] = 0.0  # only positive flows count, as in by_key
+        focus_ids = [self.name_id[n] for n in focus if n in self.name_id]
+        in_focus = np.isin(self.name, focus_ids) if focus_ids else np.zeros(len(self.defs), bool)
+        current_refs = snap.references.get(current, {}) if current else {}
+        ref_ids = [self.name_id[n] for n in current_refs if n in self.name_id]
+        in_refs = np.isin(self.name, ref_ids) if ref_ids else np.zeros(len(self.defs), bool)
+        imported = imported_p[self.def_path]
+        file_rank = file_rank_p[self.def_path]
+
+        keep = keep_p[self.def_path] & ~self.stop & ~((base == 0.0) & ~in_focus & ~imported)
+        score = base + file_rank * 1e-3
+        score = np.where(imported & self.top_scope, score + file_rank * IMPORTED_FILE_SHARE / self.path_top[self.def_path], score)
+        score = np.where(in_focus, (score + file_rank) * CURSOR_NAME_BOOST / self.definers,
+                         np.where(in_refs, score * CURRENT_FILE_NAME_BOOST, score))
+        score = score * self.kind_factor
+        score = np.where(imported, score * IMPORTED_DEFINER_BOOST, score)
+        score = score * test_p[self.def_path]
+        score = np.where(self.member, score * 0.5, score)
+
+        idx = np.flatnonzero(keep)
+        if len(idx) > limit:  # the best `limit` by score, then ordered exactly below
+            part = np.argpartition(-score[idx], limit - 1)[:limit]
+            cut = score[idx[part]].min()
+            idx = idx[score[idx] >= cut]  # ties at the cut stay: the exact order decides among them
+        idx = idx[np.lexsort((idx, self.start_line[idx], self.path_order[idx], -score[idx]))][:limit]
+        out = []
+        for i in idx.tolist():
+            d, path = self.defs[i], self.paths[self.def_path[i]]
+            if in_focus[i]:
+                reason = f"defines `{d.name}` used near the cursor"
+            elif in_refs[i]:
+                reason = f"defines `{d.name}` used {current_refs[d.name]}x in the current file"
+            elif imported[i]:
+                reason = "in a file the current file imports"
+            else:
+                reason = f"defines `{d.name}`, central in the repository graph"
+            out.append((float(score[i]), path, d, reason))
+        return out
+
+
+def _score_python(
+    graph: Graph, snap: Snapshot, rank: np.ndarray, current: str | None, focus: Iterable[str],
+    paths: Iterable[str] | None = None,
+) -> list[tuple[float, str, Definition, str]]:
+    """``score_definitions`` one definition at a time, over ``paths`` (default: every file); best first."""
     flow = graph.symbol_flow @ rank if graph.symbol_keys else np.zeros(0)
     by_key = {key: float(v) for key, v in zip(graph.symbol_keys, flow) if v > 0}
     focus = list(dict.fromkeys(focus))
@@ -214,7 +343,8 @@ def score_definitions(
     in_test = current is not None and is_test_path(current)
     fam = family(snap.languages.get(current, "")) if current else None
     out = []
-    for path, defs in snap.definitions.items():
+    chosen = snap.definitions.items() if paths is None else ((p, snap.definitions.get(p, ())) for p in paths)
+    for path, defs in chosen:
         if path == current or (fam is not None and family(snap.languages.get(path, "")) != fam):
             continue
         file_rank = float(rank[graph.file_index[path]]) if path in graph.file_index else 0.0
@@ -257,7 +387,7 @@ def fit_snippets(
     count_tokens: TokenCounter = estimate_tokens,
     *,
     exclude: Iterable[tuple[str, int, int]] = (),
-    max_candidates: int = 400,
+    max_candidates: int = MAX_CANDIDATES,
     members: Callable[[str, int, int], list[int]] | None = None,
 ) -> list[Snippet]:
     """Greedily takes the best definitions whose text fits ``budget`` tokens; drops ones already covered.
@@ -327,6 +457,8 @@ class Ranker:
         self._graph_gen: tuple | None = None
         self._graph_shape: tuple = ()
         self._clean_shapes: dict[str, tuple] = {}  # path -> shape of its last buffer that parsed cleanly
+        self._table: DefTable | None = None
+        self._table_graph: Graph | None = None
         self._lines: dict[str, list[str]] = {}
 
     def graph(self) -> tuple[Graph, Snapshot]:
@@ -378,11 +510,20 @@ class Ranker:
             self._lines[path] = self.index.read_text(path).split("\n")
         return self._lines[path]
 
+    def table(self, graph: Graph) -> DefTable:
+        """The array form of the disk's definitions for ``graph``, rebuilt with it (see ``DefTable``)."""
+        if self._table is None or self._table_graph is not graph:
+            self._table = DefTable(graph, self.index.disk_snapshot(), self.index.buffers)
+            self._table_graph = graph
+        self._table.stale.update(self.index.buffers)  # buffers opened since: scored from the snapshot
+        return self._table
+
     def top_definitions(self, n: int) -> list[tuple[float, str, Definition]]:
         """The ``n`` most central definitions of the repository as (score, path, definition)."""
         graph, snap = self.graph()
         ranks = pagerank(graph, personalise(graph, snap, None, ()))
-        return [(score, path, d) for score, path, d, _ in score_definitions(graph, snap, ranks, None, ())[:n]]
+        scored = score_definitions(graph, snap, ranks, None, (), table=self.table(graph), limit=n)
+        return [(score, path, d) for score, path, d, _ in scored]
 
     def rank(
         self,
@@ -402,8 +543,8 @@ class Ranker:
         focus = [f for f in focus if f in graph.definers]
         restart = personalise(graph, snap, current, focus)
         ranks = pagerank(graph, restart)
-        skip = set(exclude_paths)
-        scored = [t for t in score_definitions(graph, snap, ranks, current, focus) if t[1] not in skip]
+        scored = score_definitions(graph, snap, ranks, current, focus, table=self.table(graph),
+                                   skip=exclude_paths, limit=MAX_CANDIDATES)
         def members(path: str, start: int, end: int) -> list[int]:
             return [d.start_line for d in snap.definitions.get(path, ()) if start < d.start_line <= end]
 

@@ -239,3 +239,25 @@ def test_keystrokes_keep_the_graph_until_its_shape_changes(idx):
     assert imported is not rebuilt  # a new resolved import: rebuilt
     idx.update_buffer("app/main.py", "from utils.strings import slugify\n" + typed + "(\n")
     assert ranker.graph()[0] is imported  # an unbalanced paren hides later definitions: not a new shape
+
+
+def test_array_scoring_equals_scoring_one_definition_at_a_time(idx):
+    from indexer.rank import MAX_CANDIDATES, _score_python, pagerank, personalise, score_definitions
+
+    idx.update_buffer("utils/strings.py", "def slugify(text):\n    return text\n\n\ndef unsaved_helper():\n    pass\n")
+    ranker = Ranker(idx)
+    graph, snap = ranker.graph()
+    table = ranker.table(graph)
+    for current, focus, skip in [("app/main.py", cursor_identifiers(MAIN, CURSOR_LINE), ()),
+                                 ("app/main.py", [], ("app/parsing.py",)), (None, [], ()),
+                                 ("utils/strings.py", ["parse_invoice_line"], ()), ("web/app.js", ["slugify"], ())]:
+        focus = [f for f in focus if f in graph.definers]
+        ranks = pagerank(graph, personalise(graph, snap, current, focus))
+        want = [t for t in _score_python(graph, snap, ranks, current, focus) if t[1] not in skip]
+        for limit in (3, MAX_CANDIDATES):
+            got = score_definitions(graph, snap, ranks, current, focus, table=table, skip=skip, limit=limit)
+            assert got == want[:limit], (current, focus, skip, limit)
+    focus = ["unsaved_helper"]  # defined only in the buffer: scored from the snapshot, not the disk's table
+    ranks = pagerank(graph, personalise(graph, snap, "app/main.py", focus))
+    top = score_definitions(graph, snap, ranks, "app/main.py", focus, table=table, limit=MAX_CANDIDATES)
+    assert (top[0][1], top[0][2].name) == ("utils/strings.py", "unsaved_helper")
