@@ -305,7 +305,7 @@ def progress_cancel(ls: CodeAssistServer, params: types.WorkDoneProgressCancelPa
 async def did_save(ls: CodeAssistServer, params: types.DidSaveTextDocumentParams) -> None:
     rel = ls.repo_path(params.text_document.uri)
     if rel is not None and ls.index is not None:
-        await asyncio.to_thread(_update_file, ls, rel)
+        await asyncio.to_thread(_update_files, ls, [rel])
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -322,18 +322,29 @@ def _drop_buffer(ls: CodeAssistServer, rel: str) -> None:
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 async def did_change_watched_files(ls: CodeAssistServer, params: types.DidChangeWatchedFilesParams) -> None:
-    for change in params.changes:
-        rel = ls.repo_path(change.uri)
-        if rel is not None and ls.index is not None:
-            await asyncio.to_thread(_update_file, ls, rel)
+    rels = [rel for change in params.changes if (rel := ls.repo_path(change.uri)) is not None]
+    if rels and ls.index is not None:
+        await asyncio.to_thread(_update_files, ls, rels)
 
 
-def _update_file(ls: CodeAssistServer, rel: str) -> None:
+def _update_files(ls: CodeAssistServer, rels: list[str]) -> None:
+    """Re-indexes saved or changed files, then rebuilds the ranking graph once, here in the background.
+
+    Otherwise the next completion would pay for it (~1.5 s on the 1,800-file standard library); a burst of
+    watched-file changes (a checkout) rebuilds it once, not once per file.
+    """
     with ls.index_lock:
-        try:
-            ls.index.update_file(rel)
-        except (IndexError_, OSError) as e:
-            log.warning("could not re-index %s: %s", rel, e)
+        for rel in rels:
+            try:
+                ls.index.update_file(rel)
+            except (IndexError_, OSError) as e:
+                log.warning("could not re-index %s: %s", rel, e)
+        if ls.service is not None:
+            ranker = ls.service.ranker
+            try:
+                ranker.table(ranker.graph()[0])
+            except Exception as e:  # noqa: BLE001 - the next completion builds it again and reports the error
+                log.warning("could not rebuild the ranking after %s: %s", ", ".join(rels), e)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
