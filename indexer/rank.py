@@ -204,18 +204,16 @@ def pagerank(graph: Graph, restart: np.ndarray) -> np.ndarray:
 
 def score_definitions(
     graph: Graph, snap: Snapshot, rank: np.ndarray, current: str | None, focus: Iterable[str], *,
-    table: DefTable | None = None, skip: Iterable[str] = (), limit: int | None = None,
+    table: DefTable, limit: int, skip: Iterable[str] = (),
 ) -> list[tuple[float, str, Definition, str]]:
-    """(score, path, definition, reason) for definitions outside the current file and ``skip``, best first;
-    the first ``limit`` of them when given.
+    """The best ``limit`` (score, path, definition, reason) for definitions outside the current file and
+    ``skip``, best first.
 
     Each definition's score is its file's rank flowing to it along reference edges, adjusted by the named
     factors (see ``_score_python``, which computes it one definition at a time). Files without an unsaved
     buffer are scored as arrays over ``table`` (built once per graph); only the best ``limit`` become tuples.
     """
     skip = set(skip)
-    if table is None or limit is None:
-        return [t for t in _score_python(graph, snap, rank, current, focus) if t[1] not in skip][:limit]
     focus = list(dict.fromkeys(focus))
     buffered = [p for p in snap.definitions if p not in table.path_id or p in table.stale]
     out = [t for t in _score_python(graph, snap, rank, current, focus, buffered) if t[1] not in skip]
@@ -237,9 +235,8 @@ class DefTable:
 
     def __init__(self, graph: Graph, disk: Snapshot, buffers: Iterable[str]):
         self.stale = set(buffers)
-        self.paths = sorted(disk.definitions)
+        self.paths = sorted(disk.definitions)  # so a path's id is also its place in path order
         self.path_id = {p: i for i, p in enumerate(self.paths)}
-        order = {p: i for i, p in enumerate(sorted(self.paths))}
         self.defs: list[Definition] = []
         def_path, names = [], []
         for path, defs in disk.definitions.items():
@@ -258,7 +255,6 @@ class DefTable:
         self.member = np.array([bool(d.scope) and d.kind in ("method", "field") for d in self.defs])
         self.stop = np.array([n in STOP_NAMES for n in names])
         self.start_line = np.array([d.start_line for d in self.defs], dtype=np.int64)
-        self.path_order = np.array([order[paths[f]] for f in def_path], dtype=np.int64)
         self.path_family = [family(disk.languages.get(p, "")) for p in paths]
         self.path_test = np.array([is_test_path(p) for p in paths])
         self.path_file = np.array([graph.file_index.get(p, -1) for p in paths], dtype=np.int64)
@@ -274,7 +270,7 @@ class DefTable:
         n_paths = len(self.paths)
         file_rank_p = np.where(self.path_file >= 0, rank[np.maximum(self.path_file, 0)], 0.0)
         fam = family(snap.languages.get(current, "")) if current else None
-        keep_p = np.array([fam is None or f == fam for f in self.path_family]) if fam is not None else np.ones(n_paths, bool)
+        keep_p = np.array([f == fam for f in self.path_family]) if fam is not None else np.ones(n_paths, bool)
         for p in skip | ({current} if current else set()):
             if p in self.path_id:
                 keep_p[self.path_id[p]] = False
@@ -313,7 +309,7 @@ class DefTable:
             part = np.argpartition(-score[idx], limit - 1)[:limit]
             cut = score[idx[part]].min()
             idx = idx[score[idx] >= cut]  # ties at the cut stay: the exact order decides among them
-        idx = idx[np.lexsort((idx, self.start_line[idx], self.path_order[idx], -score[idx]))][:limit]
+        idx = idx[np.lexsort((idx, self.start_line[idx], self.def_path[idx], -score[idx]))][:limit]
         out = []
         for i in idx.tolist():
             d, path = self.defs[i], self.paths[self.def_path[i]]
@@ -376,7 +372,7 @@ def _score_python(
             if d.scope and d.kind in ("method", "field"):
                 score *= 0.5  # members come with their class when the class is chosen
             out.append((score, path, d, reason))
-    out.sort(key=lambda t: (-t[0], t[1], t[2].start_line))
+    out.sort(key=_order)
     return out
 
 
