@@ -18,6 +18,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+import tree_sitter
+
 from indexer import languages
 from indexer.index import Index
 from indexer.languages import language_for_path
@@ -91,12 +93,18 @@ def js_specifier(importer: str, target: str) -> str:
     return rel if rel.startswith(".") else "./" + rel
 
 
-def insertion_point(text: str, language: str) -> tuple[int, int, bool]:
+def _parse(text: str, language: str) -> tuple[bytes, tree_sitter.Tree]:
+    data = text.encode("utf-8", errors="surrogatepass")
+    return data, languages.parser(language).parse(data)
+
+
+def insertion_point(text: str, language: str, tree: tree_sitter.Tree | None = None) -> tuple[int, int, bool]:
     """(0-based line, column, needs a leading newline) after the last top-level import.
 
     Without imports: after leading comments and a docstring (or ``"use strict"``), else at the top.
+    ``tree`` is ``text`` already parsed, if the caller has it.
     """
-    tree = languages.parser(language).parse(text.encode("utf-8", errors="surrogatepass"))
+    tree = tree or _parse(text, language)[1]
     children = tree.root_node.children
     imports = [n for n in children if n.type in IMPORT_NODES[language]]
     if imports:
@@ -157,7 +165,8 @@ def missing_imports(index: Index, path: str, text: str, line: int, column: int, 
         return []
     paths = set(snap.languages)
     module = {src: python_module(paths, src) if lang.name == "python" else js_specifier(path, src) for src in by_source}
-    existing = _named_imports(text, lang.name)
+    data, tree = _parse(text, lang.name)
+    existing = _named_imports(data, tree, lang.name)
     edits: list[ImportEdit] = []
     for src, names in list(by_source.items()):
         if module[src] in existing:  # extend the statement that already imports from this module
@@ -170,18 +179,17 @@ def missing_imports(index: Index, path: str, text: str, line: int, column: int, 
         else:
             semi = "" if re.search(r"^import .*['\"]\s*$", text, re.M) and not re.search(r"^import .*;\s*$", text, re.M) else ";"
             statements = [f"import {{ {', '.join(names)} }} from '{module[src]}'{semi}" for src, names in by_source.items()]
-        row, col, lead = insertion_point(text, lang.name)
+        row, col, lead = insertion_point(text, lang.name, tree)
         body = "\n".join(statements)
         edits.append(ImportEdit(row, col, ("\n" + body) if lead else body + "\n",
                                 tuple(n for names in by_source.values() for n in names)))
     return edits
 
 
-def _named_imports(text: str, language: str) -> dict[str, tuple[int, int]]:
+def _named_imports(data: bytes, tree: tree_sitter.Tree, language: str) -> dict[str, tuple[int, int]]:
     """Module -> (0-based line, code-point column) just after the last name of the document's top-level
-    statement importing names from it: ``from M import a, b`` (not ``*``), ``import { a } from 'M'``."""
-    data = text.encode("utf-8", errors="surrogatepass")
-    tree = languages.parser(language).parse(data)
+    statement importing names from it: ``from M import a, b`` (not ``*``), ``import { a } from 'M'``.
+    ``tree`` is the document ``data`` (UTF-8) parsed."""
     out: dict[str, tuple[int, int]] = {}
     for node in tree.root_node.children:
         last = None
