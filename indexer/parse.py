@@ -17,6 +17,7 @@ Lines are 1-based and inclusive; columns are 0-based byte offsets within the lin
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -97,6 +98,7 @@ def _definitions(defs: list, names: list, kind: str, scopes: list = ()):
     """
     defs = sorted(defs, key=_span)
     scopes = sorted(scopes, key=_start)
+    scope_starts = [s.start_byte for s in scopes]
     stack: list = []  # definitions starting at or before the current name, outermost first
     j = 0
     for name in sorted(names, key=_start):
@@ -112,7 +114,7 @@ def _definitions(defs: list, names: list, kind: str, scopes: list = ()):
         (start_row, start_col), (end_row, end_col) = node.start_point, node.end_point
         if end_col == 0 and end_row > start_row:
             end_row -= 1  # nodes that swallow their newline (C macros) end on the line before
-        owner = "::".join(_text(s) for s in scopes if node.start_byte <= s.start_byte < start)
+        owner = "::".join(map(_text, scopes[bisect_left(scope_starts, node.start_byte):bisect_left(scope_starts, start)]))
         yield node.start_byte, node.end_byte, start, _text(name), kind, start_row, end_row, start_col, owner
 
 
