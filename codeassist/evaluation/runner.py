@@ -97,8 +97,7 @@ class Evaluator:
     def run_case(self, case: Case, conditions: tuple[str, ...], *, score: bool = False) -> list[CaseResult]:
         """One result per condition; raises OSError when the file cannot be read."""
         with self.service.index_lock:
-            for path in list(self.index.buffers):  # earlier cases' prefixes: every other file is whole again
-                self.index.drop_buffer(path)
+            self._drop_buffers()  # earlier cases' prefixes: every other file is whole again
             text = self.index.read_text(case.path)
             if case.line > text.count("\n") + 1 or text.split("\n")[case.line - 1][case.column:].rstrip() != case.target:
                 raise ValueError(f"{case.id}: the file no longer has this case's line; extract the cases again")
@@ -134,8 +133,7 @@ class Evaluator:
         """
         results: list[CaseResult] = []
         with self.service.index_lock:
-            for path in list(self.index.buffers):
-                self.index.drop_buffer(path)
+            self._drop_buffers()
             if "bm25" in conditions or ("packed" in conditions and self.budget is None):
                 self.retriever  # chunk every file whole, before any case truncates one
         try:
@@ -144,9 +142,12 @@ class Evaluator:
                 if progress:
                     progress(i + 1, len(cases))
         finally:
-            for path in list(self.index.buffers):
-                self.index.drop_buffer(path)
+            self._drop_buffers()
         return results
+
+    def _drop_buffers(self) -> None:
+        for path in list(self.index.buffers):
+            self.index.drop_buffer(path)
 
 
 def summarize(results: list[CaseResult], conditions: tuple[str, ...], *, seed: int = 0) -> dict:
