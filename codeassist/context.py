@@ -2,18 +2,23 @@
 
 The stable tier is ranked for the current file as a whole (no cursor identifiers) and cached until the
 on-disk index changes, so typing and moving the cursor inside a file leave it byte-identical and the
-model's KV cache for it is reused. The volatile tier, a smaller share of the budget, adds definitions of
-the identifiers near the cursor that the stable tier lacks; it is laid out after the stable tier.
+model's KV cache for it is reused. The volatile tier, laid out after it, adds definitions of the identifiers
+near the cursor that the stable tier lacks, then code similar to the lines before the cursor from anywhere in
+the repository (``codeassist.similar``: how the repository uses what the definitions declare), the most
+similar file last, next to the cursor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codeassist.similar import SimilarIndex, similar_snippets
+from indexer import languages
 from indexer.index import Index
-from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens
+from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens, family
 
-STABLE_SHARE = 0.7  # of the context budget, for the cursor-independent tier
+SIMILAR_SHARE = 0.75  # of the context budget, for similar code (tests/bench/RESULTS.md: eval at 1,536 tokens)
+STABLE_SHARE = 0.7  # of the rest, for the cursor-independent tier; definitions near the cursor get the remainder
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,24 @@ class ContextCache:
 
     def __init__(self) -> None:
         self._stable: dict[tuple, list[Snippet]] = {}
+        self._similar: dict[str, tuple[tuple, SimilarIndex]] = {}  # language family -> (disk generation, index)
+
+    def clear_stable(self) -> None:
+        """Forgets the stable tiers (the evaluation ranks every case afresh); the similar-code indexes stay."""
+        self._stable.clear()
+
+    def similar(self, index: Index, language: str) -> SimilarIndex:
+        """The similar-code index over the on-disk files of ``language``'s family, brought up to date when the
+        on-disk index changed (only changed files are re-read)."""
+        fam = family(language)
+        gen = index.generation()[:2]
+        cached = self._similar.get(fam)
+        if cached is None or cached[0] != gen:
+            sim = cached[1] if cached else SimilarIndex()
+            files = {p: row.hash for p, row in index.store.files().items() if family(row.language) == fam}
+            sim.update(files, index.read_disk_text)
+            self._similar[fam] = (gen, sim)
+        return self._similar[fam][1]
 
     def stable(self, index: Index, ranker: Ranker, path: str, budget: int, count_tokens: TokenCounter) -> list[Snippet]:
         gen = index.generation()[:2]  # disk state only: buffer edits do not reshuffle the stable tier
@@ -74,14 +97,28 @@ def gather_context(
     if budget <= 0:
         return Context([], 0, 0)
     cache = cache or ContextCache()
-    stable = cache.stable(index, ranker, path, int(budget * STABLE_SHARE), count_tokens)
-    used = sum(s.tokens for s in stable)
     text = text if text is not None else index.read_text(path)
-    focus = cursor_identifiers(text, line)
+    similar_budget = int(budget * SIMILAR_SHARE)
+    stable = cache.stable(index, ranker, path, int((budget - similar_budget) * STABLE_SHARE), count_tokens)
+    spans = [(s.path, s.start_line, s.end_line) for s in stable]
+    language = index.snapshot().languages.get(path) or getattr(languages.language_for_path(path), "name", None)
+    similar = similar_snippets(
+        cache.similar(index, language), path, _text_before(text, line, column), index.read_text,
+        budget=similar_budget, count_tokens=count_tokens, exclude=spans,
+    ) if language is not None and similar_budget > 0 else []
+    used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar)
     volatile = ranker.rank(
-        path, focus=focus, budget=budget - used, count_tokens=count_tokens,
-        exclude=[(s.path, s.start_line, s.end_line) for s in stable],
+        path, focus=cursor_identifiers(text, line), budget=budget - used, count_tokens=count_tokens,
+        exclude=spans + [(s.path, s.start_line, s.end_line) for s in similar],
     )
     volatile = prompt_order([s for s in volatile if s.reason.endswith("near the cursor")])
-    snippets = stable + volatile
+    snippets = stable + volatile + prompt_order(similar)
     return Context(snippets, len(stable), sum(s.tokens for s in snippets))
+
+
+def _text_before(text: str, line: int, column: int) -> str:
+    """``text`` up to the cursor at 1-based ``line``, 0-based ``column`` (characters); all of it past the end."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return text
+    return "\n".join(lines[: line - 1] + [lines[line - 1][:column]])

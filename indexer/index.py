@@ -236,6 +236,10 @@ class Index:
         """The current text of a file: the unsaved buffer when there is one, else the disk (UTF-8, lenient)."""
         if rel in self.buffers:
             return self.buffers[rel][0]
+        return self.read_disk_text(rel)
+
+    def read_disk_text(self, rel: str) -> str:
+        """A file's text on disk, ignoring any unsaved buffer (UTF-8, lenient)."""
         return (self.root / rel).read_bytes().decode("utf-8", errors="replace")
 
     def symbols(self, name: str) -> list[tuple[str, Definition]]:

@@ -328,7 +328,8 @@ async def did_change_watched_files(ls: CodeAssistServer, params: types.DidChange
 
 
 def _update_files(ls: CodeAssistServer, rels: list[str]) -> None:
-    """Re-indexes saved or changed files, then rebuilds the ranking graph once, here in the background.
+    """Re-indexes saved or changed files, then rebuilds the ranking graph and the similar-code search once,
+    here in the background.
 
     Otherwise the next completion would pay for it (~1.5 s on the 1,800-file standard library); a burst of
     watched-file changes (a checkout) rebuilds it once, not once per file.
@@ -341,8 +342,11 @@ def _update_files(ls: CodeAssistServer, rels: list[str]) -> None:
                 log.warning("could not re-index %s: %s", rel, e)
         if ls.service is not None:
             ranker = ls.service.ranker
+            languages = ls.index.snapshot().languages
             try:
                 ranker.table(ranker.graph()[0])
+                for language in {languages[rel] for rel in rels if rel in languages}:
+                    ls.service.context_cache.similar(ls.index, language)  # re-reads only the changed files
             except Exception as e:  # noqa: BLE001 - the next completion builds it again and reports the error
                 log.warning("could not rebuild the ranking after %s: %s", ", ".join(rels), e)
 

@@ -3,12 +3,13 @@
 Conditions differ only in the repository context put into the same packed prompt:
 - ``infile``: none; the model sees the target file's text before the cursor.
 - ``bm25``: CrossCodeEval's baseline, the top ``bm25.TOP_K`` ten-line chunks of other files.
-- ``packed``: codeassist's ranked context (``context.gather_context``) at the same token budget as the
-  ``bm25`` context of the same case (or ``budget`` tokens for both, when given).
+- ``packed``: codeassist's context (``context.gather_context``: ranked definitions and similar code) at
+  the same token budget as the ``bm25`` context of the same case (or ``budget`` tokens for both, when given).
 
 The model never sees the target file's text after the cursor: the buffer given to the engine (and to
-the index's in-memory overlay, which ranking reads) is the text before the cursor, the context cache is
-emptied per case, and ``leak_guard`` rejects any context that quotes the target file.
+the index's in-memory overlay, which ranking reads) is the text before the cursor, the stable tier is ranked
+afresh per case, similar code and BM25 chunks come from the files as on disk without the target file, and
+``leak_guard`` rejects any context that quotes the target file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Callable
 
 from codeassist.completion import CompletionRequest, CompletionService
 from codeassist.context import Context, ContextCache, gather_context
-from codeassist.evaluation.bm25 import ChunkRetriever, bm25_context
+from codeassist.evaluation.bm25 import bm25_context, chunk_index
+from codeassist.similar import SimilarIndex
 from codeassist.evaluation.cases import Case
 from codeassist.evaluation.metrics import paired_bootstrap, score_prediction
 
@@ -63,12 +65,13 @@ class Evaluator:
         self.index = service.index
         self.budget = budget  # tokens of context for bm25 and packed; None: packed matches bm25 per case
         self.max_new_tokens = max_new_tokens
-        self._retriever: ChunkRetriever | None = None
+        self._retriever: SimilarIndex | None = None
+        self._cache = ContextCache()  # its stable tier is cleared per case; its similar-code index is kept
 
     @property
-    def retriever(self) -> ChunkRetriever:
+    def retriever(self) -> SimilarIndex:
         if self._retriever is None:
-            self._retriever = ChunkRetriever(self.index)
+            self._retriever = chunk_index(self.index)
         return self._retriever
 
     def contexts(self, case: Case, prefix: str, conditions: tuple[str, ...]) -> dict[str, Context]:
@@ -76,7 +79,8 @@ class Evaluator:
         out: dict[str, Context] = {}
         bm25 = None
         if "bm25" in conditions or ("packed" in conditions and self.budget is None):
-            bm25 = bm25_context(self.retriever, case.path, prefix, budget=self.budget, count_tokens=self.service.count_tokens)
+            bm25 = bm25_context(self.retriever, case.path, prefix, self.index.read_text, budget=self.budget,
+                                count_tokens=self.service.count_tokens)
         for cond in conditions:
             if cond == "infile":
                 ctx = Context([], 0, 0)
@@ -84,9 +88,10 @@ class Evaluator:
                 ctx = bm25
             elif cond == "packed":
                 budget = self.budget if self.budget is not None else bm25.tokens
+                self._cache.clear_stable()
                 ctx = gather_context(
                     self.index, self.service.ranker, case.path, case.line, case.column, budget=budget,
-                    count_tokens=self.service.count_tokens, cache=ContextCache(), text=prefix,
+                    count_tokens=self.service.count_tokens, cache=self._cache, text=prefix,
                 ) if budget > 0 else Context([], 0, 0)
             else:
                 raise ValueError(f"unknown condition {cond!r} (choose from {', '.join(CONDITIONS)})")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from codeassist.context import Context
-from codeassist.evaluation.bm25 import ChunkRetriever, bm25_context, chunk_lines
+from codeassist.evaluation.bm25 import bm25_context, chunk_index
 from codeassist.evaluation.cases import Case, extract_cases, read_cases, write_cases
 from codeassist.evaluation.metrics import (
     edit_similarity, exact_match, identifier_match, identifiers, paired_bootstrap, score_prediction,
@@ -170,17 +170,11 @@ def test_summary_pairs_conditions_by_case():
 
 
 # -- retrieval and the leak guard ----------------------------------------------------------------------
-def test_chunks_slide_by_half_a_window():
-    assert chunk_lines(["x"] * 23) == [(1, 10), (6, 15), (11, 20), (16, 23)]
-    assert chunk_lines(["x"] * 4) == [(1, 4)]
-    assert chunk_lines([]) == []
-
-
 def test_bm25_never_retrieves_the_target_file(index):
-    retriever = ChunkRetriever(index)
-    hits = retriever.retrieve("normalize_name Registry make_order", exclude_path="pkg/app.py")
+    retriever = chunk_index(index)
+    hits = retriever.search("normalize_name Registry make_order", exclude_path="pkg/app.py")
     assert hits and all(path != "pkg/app.py" for _, path, *_ in hits)
-    ctx = bm25_context(retriever, "pkg/util.py", "x = normalize_name(raw)\n")
+    ctx = bm25_context(retriever, "pkg/util.py", "x = normalize_name(raw)\n", index.read_text)
     assert all(s.path != "pkg/util.py" for s in ctx.snippets)
 
 
@@ -242,12 +236,13 @@ def test_bm25_fills_a_fixed_budget_beyond_the_top_five(tmp_path):
     (root / "target.py").write_text("x = shared_name\n")
     ix = Index(root)
     ix.refresh()
-    retriever = ChunkRetriever(ix)
-    top = bm25_context(retriever, "target.py", "x = shared_name\n")
+    retriever = chunk_index(ix)
+    top = bm25_context(retriever, "target.py", "x = shared_name\n", ix.read_text)
     assert len(top.snippets) == 5  # CrossCodeEval's top 5
-    filled = bm25_context(retriever, "target.py", "x = shared_name\n", budget=10_000)
+    filled = bm25_context(retriever, "target.py", "x = shared_name\n", ix.read_text, budget=10_000)
     assert len(filled.snippets) == 12 and "target.py" not in filled.files
-    small = bm25_context(retriever, "target.py", "x = shared_name\n", budget=30, count_tokens=lambda t: len(t.split()))
+    small = bm25_context(retriever, "target.py", "x = shared_name\n", ix.read_text, budget=30,
+                         count_tokens=lambda t: len(t.split()))
     assert 0 < small.tokens <= 30
     ix.close()
 

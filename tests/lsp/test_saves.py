@@ -1,8 +1,10 @@
-"""Saves and watched-file changes re-index the files and rebuild the ranking once, off the completion path."""
+"""Saves and watched-file changes re-index the files and rebuild the ranking and the similar-code search once,
+off the completion path."""
 
 import threading
 from types import SimpleNamespace
 
+from codeassist.context import ContextCache
 from indexer.index import Index
 from indexer.rank import Ranker
 from lsp.server import _update_files
@@ -15,7 +17,10 @@ def test_a_burst_of_changes_reindexes_each_file_and_rebuilds_the_ranking_once(tm
     index.refresh()
     ranker = Ranker(index)
     built = ranker.graph()[0]
-    ls = SimpleNamespace(index=index, index_lock=threading.Lock(), service=SimpleNamespace(ranker=ranker))
+    cache = ContextCache()
+    cache.similar(index, "python")
+    ls = SimpleNamespace(index=index, index_lock=threading.Lock(),
+                         service=SimpleNamespace(ranker=ranker, context_cache=cache))
     import indexer.rank as rank
 
     calls = []
@@ -29,3 +34,6 @@ def test_a_burst_of_changes_reindexes_each_file_and_rebuilds_the_ranking_once(tm
     graph, snap = ranker.graph()
     assert graph is not built and "gamma" in graph.definers and ranker._table_graph is graph
     assert len(calls) == 1  # the next completion finds it ready
+    similar = cache._similar["python"]
+    assert similar[0] == index.generation()[:2]  # up to date: the next completion does not re-read files
+    assert similar[1].search("gamma", exclude_path="") and similar[1].search("delta", exclude_path="")

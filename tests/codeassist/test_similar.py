@@ -1,0 +1,154 @@
+"""Similar code in the packed context: BM25 windows over every file of the current file's language family."""
+
+import subprocess
+import textwrap
+
+import pytest
+
+from codeassist.context import ContextCache, gather_context
+from codeassist.similar import REASON, SimilarIndex, chunk_spans, similar_snippets
+from indexer.index import Index
+from indexer.rank import Ranker
+
+FILES = {
+    "app/billing.py": """
+        from app import ledger
+
+
+        def settle(account, amount):
+            entry = ledger.Entry(account.id, amount)
+            ledger.post_entry(entry, journal="sales", currency=account.currency)
+            return entry
+    """,
+    "app/refunds.py": """
+        from app import ledger
+
+
+        def refund(account, amount):
+            entry = ledger.Entry(account.id, -amount)
+            ledger.post_entry(entry, journal="refunds", currency=account.currency)
+            return entry
+    """,
+    "app/ledger.py": """
+        class Entry:
+            def __init__(self, account_id, amount):
+                self.account_id = account_id
+                self.amount = amount
+
+
+        def post_entry(entry, journal, currency):
+            return (journal, currency, entry.amount)
+    """,
+    "app/unrelated.py": """
+        def colour_wheel(hue, saturation):
+            return [hue * k for k in range(saturation)]
+    """,
+    "web/post.js": """
+        // same words in another language family: never similar code for a Python file
+        function post_entry(entry, journal, currency) { return ledger.post_entry(entry, journal, currency); }
+    """,
+}
+
+
+@pytest.fixture
+def repo(tmp_path):
+    for rel, text in FILES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(textwrap.dedent(text).lstrip())
+    (tmp_path / "app" / "__init__.py").write_text("")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.email=t@t", "-c", "user.name=t",
+                                                           "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=tmp_path, check=True)
+    index = Index(tmp_path)
+    index.refresh()
+    yield index
+    index.close()
+
+
+def _index(files: dict[str, str]) -> SimilarIndex:
+    sim = SimilarIndex()
+    sim.update({p: str(hash(t)) for p, t in files.items()}, files.__getitem__)
+    return sim
+
+
+def test_windows_cover_the_file_with_overlap():
+    assert chunk_spans(23) == [(1, 10), (6, 15), (11, 20), (16, 23)]
+    assert chunk_spans(4) == [(1, 4)]
+    assert chunk_spans(10) == [(1, 10)]
+    assert chunk_spans(0) == []
+
+
+def test_search_never_returns_the_excluded_file_and_scores_are_positive():
+    sim = _index({"a.py": "post_entry(entry)", "b.py": "post_entry(entry)\nx = 1", "c.py": "unrelated words"})
+    hits = sim.search("post_entry(entry", exclude_path="a.py", k=5)
+    assert [h[1] for h in hits] == ["b.py"] and hits[0][0] > 0
+    assert sim.search("", exclude_path="a.py") == [] and sim.search("nothing matches", exclude_path="a.py") == []
+
+
+def test_update_rereads_only_changed_files_and_drops_deleted_ones():
+    texts = {"a.py": "alpha_name = 1", "b.py": "beta_name = 2"}
+    reads = []
+
+    def read(path):
+        reads.append(path)
+        return texts[path]
+
+    sim = SimilarIndex()
+    assert sim.update({"a.py": "1", "b.py": "1"}, read) and sorted(reads) == ["a.py", "b.py"]
+    assert not sim.update({"a.py": "1", "b.py": "1"}, read)  # nothing changed: nothing read or rebuilt
+    texts["b.py"] = "gamma_name = 3"
+    reads.clear()
+    assert sim.update({"a.py": "1", "b.py": "2"}, read) and reads == ["b.py"]
+    assert sim.search("gamma_name", exclude_path="") and not sim.search("beta_name", exclude_path="")
+    assert sim.update({"b.py": "2"}, read) and not sim.search("alpha_name", exclude_path="")
+
+
+def test_unreadable_files_and_windows_of_blank_lines_are_left_out():
+    def read(path):
+        if path == "gone.py":
+            raise FileNotFoundError(path)
+        return "\n" * 30 + "token_here = 1\n"
+
+    sim = SimilarIndex()
+    sim.update({"gone.py": "1", "a.py": "1"}, read)
+    assert {w[0] for w in sim.windows} == {"a.py"}
+    assert all(end > 25 for _, _, end in sim.windows)  # windows of blank lines are no documents
+
+
+def test_snippets_fit_the_budget_and_skip_windows_already_in_the_prompt():
+    files = {"a.py": "\n".join(f"call_{i % 3}(value)" for i in range(40)), "b.py": "\n".join(["other(text)"] * 10)}
+    read = files.__getitem__
+    every = similar_snippets(_index(files), "cur.py", "call_1(value)\ncall_2(", read, budget=10_000)
+    assert {(s.path, s.start_line, s.end_line) for s in every} == {("a.py", a, b) for a, b in chunk_spans(40)}
+    assert every[0].score >= every[-1].score and all(s.reason == REASON for s in every)
+    got = similar_snippets(_index(files), "cur.py", "call_1(value)\ncall_2(", read, budget=100,
+                           count_tokens=lambda t: len(t) // 4, exclude=[("a.py", 1, 12)])
+    assert len(got) == 2 and sum(s.tokens for s in got) <= 100
+    assert all(s.text == "\n".join(files[s.path].split("\n")[s.start_line - 1 : s.end_line]) for s in got)
+    assert (1, 10) not in [(s.start_line, s.end_line) for s in got]  # inside the excluded span
+    assert (6, 15) in [(s.start_line, s.end_line) for s in got]  # overlaps it only partly: kept
+
+
+def test_context_brings_the_sibling_that_uses_the_same_api(repo):
+    # refunds.py is being written; billing.py uses ledger the same way and is the best example
+    text = (repo.root / "app/refunds.py").read_text()
+    line = 6  # `    ledger.post_entry(entry, journal="refunds", ...)`, cursor after `ledger.`
+    ctx = gather_context(repo, Ranker(repo), "app/refunds.py", line, len("    ledger."), budget=400,
+                         cache=ContextCache(), text=text)
+    similar = [s for s in ctx.snippets if s.reason == REASON]
+    assert similar and similar[-1].path == "app/billing.py" and "post_entry" in similar[-1].text
+    assert ctx.snippets[-1] is similar[-1]  # the most similar file ends next to the cursor
+    assert all(s.path not in ("app/refunds.py", "web/post.js") for s in ctx.snippets)
+    assert ctx.tokens == sum(s.tokens for s in ctx.snippets) <= 400
+
+
+def test_the_similar_index_follows_the_disk_not_unsaved_buffers(repo):
+    cache = ContextCache()
+    first = cache.similar(repo, "python")
+    repo.update_buffer("app/billing.py", "def settle():\n    return brand_new_word_in_buffer\n")
+    assert cache.similar(repo, "python") is first
+    assert not first.search("brand_new_word_in_buffer", exclude_path="")
+    (repo.root / "app/billing.py").write_text("def settle():\n    return saved_word_on_disk\n")
+    repo.drop_buffer("app/billing.py")
+    repo.refresh()
+    assert cache.similar(repo, "python").search("saved_word_on_disk", exclude_path="")
