@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="parse workers for refresh (default: all cores)")
     ap.add_argument("--one-worker", action="store_true",
                     help="also time a cold refresh with workers=1 (per-core cost; ctags is single-threaded)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the floor of any tree-sitter indexer: parse every file and walk its tree with a "
+                         "one-pattern query, in the same process pool, with no Python per node and no SQLite")
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     ap.add_argument("--quiet", type=float, default=0.0, metavar="SECONDS",
@@ -274,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"no .py files under {args.corpus}")
         if disc._git_paths(corpus.root) is not None:
             console.print(f"[yellow]warning: {corpus.root} is inside a git work tree; the indexer will list it through git")
-        measurements, extra = run_benchmarks(corpus, work, args.repeat, args.workers, args.one_worker, console)
+        measurements, extra = run_benchmarks(corpus, work, args.repeat, args.workers, args.one_worker, console,
+                                            floor=args.floor)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
@@ -314,7 +318,52 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_benchmarks(corpus: Corpus, work: Path, repeat: int, workers: int | None, one_worker: bool, console: Console):
+def _floor_file(path: str) -> int:
+    """Parses one file and walks its tree with a one-pattern query; returns the captures (to use the result)."""
+    import tree_sitter
+
+    from indexer import languages
+
+    tree = languages.parser("python").parse(Path(path).read_bytes())
+    query = _floor_query()
+    return len(tree_sitter.QueryCursor(query).captures(tree.root_node))
+
+
+def _floor_query():
+    import tree_sitter
+
+    from indexer import languages
+
+    global _FLOOR_QUERY
+    if _FLOOR_QUERY is None:  # one class definition pattern: few captures, so the time is the cursor's walk
+        _FLOOR_QUERY = tree_sitter.Query(languages.parser("python").language,
+                                         "(class_definition name: (identifier) @name) @definition.class")
+    return _FLOOR_QUERY
+
+
+_FLOOR_QUERY = None
+
+
+def time_floor(corpus: Corpus, workers: int | None, runs: Runs) -> None:
+    """The floor: ``_floor_file`` over every corpus file in a fork pool of ``workers`` (default: all cores)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from indexer.index import POOL_CHUNK
+
+    paths = [str(corpus.root / rel) for rel in sorted(corpus.sizes)]
+    workers = workers or len(os.sched_getaffinity(0))
+
+    def run():
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            return sum(pool.map(_floor_file, paths, chunksize=POOL_CHUNK))
+
+    runs.time(run)
+
+
+def run_benchmarks(corpus: Corpus, work: Path, repeat: int, workers: int | None, one_worker: bool, console: Console,
+                   *, floor: bool = False):
     root = corpus.root
     edit_rel = pick_edit_file(corpus)
     edit_path = root / edit_rel
@@ -370,6 +419,12 @@ def run_benchmarks(corpus: Corpus, work: Path, repeat: int, workers: int | None,
             shutil.rmtree(db1.parent, ignore_errors=True)
             console.print(f"codeassist run {i + 1}/{repeat}: cold, 1 worker {cold1.wall[-1]:.3f} s")
 
+    floor_runs = Runs()
+    if floor:
+        for i in range(repeat):
+            time_floor(corpus, workers, floor_runs)
+            console.print(f"floor run {i + 1}/{repeat}: {floor_runs.wall[-1]:.3f} s")
+
     ctags_best = min(ctags.wall)
     ms = [
         Measurement("ctags -R cold (baseline)", ctags, corpus.lines, "—", None),
@@ -384,6 +439,9 @@ def run_benchmarks(corpus: Corpus, work: Path, repeat: int, workers: int | None,
     ]
     if one_worker:
         ms.insert(2, Measurement("codeassist cold refresh, workers=1 (info)", cold1, corpus.lines, "—", None))
+    if floor:
+        ms.insert(2, Measurement("floor: tree-sitter parse + one-pattern query walk only (info)", floor_runs,
+                                 corpus.lines, "—", None))
     not_indexed = {"skipped": stats.skipped, "left out by discover": corpus.files - stats.files - sum(stats.skipped.values())}
     extra = {
         "indexed_files": stats.files,
