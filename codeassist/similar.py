@@ -2,29 +2,29 @@
 
 Definitions tell the model what exists; similar code shows how the repository uses it, often the very line
 pattern being typed (what CrossCodeEval's BM25 baseline gains from). Files are cut into windows of
-``CHUNK_LINES`` lines every ``CHUNK_STRIDE`` lines, and BM25 (``bm25s``) scores the windows against the last
+``CHUNK_LINES`` lines every ``CHUNK_STRIDE`` lines, and BM25 scores the windows against the last
 ``QUERY_LINES`` lines before the cursor. Tokens are the lower-cased words of two or more characters, with no
 stop words (bm25s's default pattern; in code "is", "in" and "not" carry meaning).
 
 ``SimilarIndex`` keeps each file's tokens as ids of ``CHUNK_STRIDE``-line blocks, cached by content hash, so a
 rebuild after an edit re-reads only the files that changed. Lines are 1-based and inclusive.
+
+BM25 is bm25s's default (Lucene's variant, k1 1.5, b 0.75, float32) computed the same way, token for token,
+but over the whole corpus at once in numpy: bm25s builds its matrix with Python loops per window (3.7 s for
+the standard library's 171,000 windows). ``tests/codeassist/test_similar.py`` checks the scores against bm25s.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from array import array
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
+from scipy import sparse
 
-import bm25s
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
-
-from indexer.rank import Snippet, TokenCounter, estimate_tokens  # noqa: E402
+from indexer.rank import Snippet, TokenCounter, estimate_tokens
 
 CHUNK_LINES = 10  # lines per window (CrossCodeEval's chunk size)
 CHUNK_STRIDE = 5  # windows overlap by half, so a use is not split unluckily
@@ -32,6 +32,8 @@ QUERY_LINES = 10  # lines before the cursor that form the query
 CANDIDATES = 100  # best windows considered when filling a budget
 REASON = "similar code"
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern, applied to lower-cased text
+BM25_K1 = 1.5  # term frequency saturation (bm25s's and Lucene's default)
+BM25_B = 0.75  # document length normalisation (bm25s's and Lucene's default)
 
 ReadText = Callable[[str], str]  # repository-relative path -> the file's text
 
@@ -69,8 +71,9 @@ class SimilarIndex:
         self.vocab: dict[str, int] = {}  # token -> id; grows, never shrinks
         self._files: dict[str, _FileBlocks] = {}
         self.windows: list[tuple[str, int, int]] = []  # (path, start, end) per BM25 document
-        self._paths = np.array([], dtype=object)
-        self._bm25: bm25s.BM25 | None = None
+        self._path_ids = np.zeros(0, dtype=np.int32)  # per window: its file's position in self._path_order
+        self._path_order: dict[str, int] = {}
+        self._weights: sparse.csc_matrix | None = None  # (windows, vocabulary): each token's BM25 weight
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -82,7 +85,7 @@ class SimilarIndex:
         """
         changed = [p for p, digest in files.items() if p not in self._files or self._files[p].digest != digest]
         gone = [p for p in self._files if p not in files]
-        if not changed and not gone and self._bm25 is not None:
+        if not changed and not gone and self._weights is not None:
             return False
         for p in gone:
             del self._files[p]
@@ -117,21 +120,50 @@ class SimilarIndex:
                 windows.append((path, start, end))
                 docs.append(ids)
         self.windows = windows
-        self._paths = np.array([w[0] for w in windows], dtype=object)
-        self._bm25 = bm25s.BM25()
-        if docs:
-            vocab = dict(self.vocab)
-            self._bm25.index((docs, vocab), show_progress=False)
+        self._path_order = {p: i for i, p in enumerate(sorted(self._files))}
+        self._path_ids = np.array([self._path_order[w[0]] for w in windows], dtype=np.int32)
+        self._weights = _bm25_weights(docs, len(self.vocab))
 
     def search(self, query: str, *, exclude_path: str, k: int = CANDIDATES) -> list[tuple[float, str, int, int]]:
         """The ``k`` best windows as (score, path, start, end), best first; score > 0, never from ``exclude_path``."""
-        words = [t for t in TOKEN_RE.findall(query.lower()) if t in self.vocab]
-        if not self.windows or not words or self._bm25 is None:
+        ids = [self.vocab[t] for t in TOKEN_RE.findall(query.lower()) if t in self.vocab]
+        if not self.windows or not ids or self._weights is None:
             return []
-        scores = self._bm25.get_scores(words)
-        scores = np.where(self._paths == exclude_path, -np.inf, scores)
-        best = np.argsort(-scores, kind="stable")[:k]  # ties by position: deterministic
+        w = self._weights
+        scores = np.zeros(w.shape[0], dtype=np.float32)
+        for t in ids:  # a repeated query word counts again, as in bm25s
+            lo, hi = w.indptr[t], w.indptr[t + 1]
+            scores[w.indices[lo:hi]] += w.data[lo:hi]  # rows are unique within a column
+        if exclude_path in self._path_order:
+            scores[self._path_ids == self._path_order[exclude_path]] = -np.inf
+        best = _top(scores, k)
         return [(float(scores[i]), *self.windows[i]) for i in best if np.isfinite(scores[i]) and scores[i] > 0]
+
+
+def _bm25_weights(docs: list[array], vocab_size: int) -> sparse.csc_matrix:
+    """The (documents, vocabulary) matrix of BM25 weights: idf × saturated, length-normalised term frequency."""
+    lengths = np.array([len(d) for d in docs], dtype=np.int64)
+    ids = np.frombuffer(b"".join(d.tobytes() for d in docs), dtype=np.uint32).astype(np.int64)
+    rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    tf = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), (rows, ids)), shape=(len(docs), vocab_size))
+    tf.sum_duplicates()
+    n = len(docs)
+    df = np.bincount(tf.indices, minlength=vocab_size)
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    avg = lengths.mean() if n else 1.0
+    norm = (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg)).astype(np.float32)  # per document
+    tf.data = idf[tf.indices] * (tf.data / (np.repeat(norm, np.diff(tf.indptr)) + tf.data))
+    return tf.tocsc()
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, highest first, ties in index order: ``np.argsort(-scores,
+    kind="stable")[:k]``, without sorting every window (9 ms for 170,000 windows; this takes ~1 ms)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th highest score
+    candidates = np.flatnonzero(scores >= kth)  # ascending indices: a stable sort keeps ties in index order
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def similar_snippets(

@@ -152,3 +152,40 @@ def test_the_similar_index_follows_the_disk_not_unsaved_buffers(repo):
     repo.drop_buffer("app/billing.py")
     repo.refresh()
     assert cache.similar(repo, "python").search("saved_word_on_disk", exclude_path="")
+
+
+def test_top_windows_match_a_full_stable_sort():
+    import numpy as np
+
+    from codeassist.similar import _top
+
+    rng = np.random.default_rng(0)
+    for n, k in [(1000, 10), (10, 100), (500, 500), (20_000, 100)]:
+        for ties in (False, True):
+            scores = rng.integers(0, 5, n).astype(float) if ties else rng.random(n)
+            scores[rng.integers(0, n, n // 10)] = -np.inf
+            assert (_top(scores, k) == np.argsort(-scores, kind="stable")[:k]).all(), (n, k, ties)
+
+
+def test_bm25_scores_are_bm25s_scores():
+    """The numpy BM25 gives the scores of bm25s (the library CrossCodeEval-style baselines use), repeated
+    query words, empty windows and all, to float32 rounding."""
+    import random
+
+    import numpy as np
+
+    bm25s = pytest.importorskip("bm25s")
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(60)] + ["is", "not"]
+    files = {f"f{i}.py": "\n".join(" ".join(rng.choices(words, k=rng.randint(0, 8))) + " ." for _ in
+                                   range(rng.randint(1, 40))) for i in range(30)}
+    sim = _index(files)
+    texts = ["\n".join(files[p].split("\n")[a - 1 : b]) for p, a, b in sim.windows]
+    ref = bm25s.BM25()
+    ref.index(bm25s.tokenize(texts, stopwords=None, show_progress=False), show_progress=False)
+    for query in ("w1 w2 w2 w3 w40 w1", "is not w7", "w59"):
+        expected = ref.get_scores(bm25s.tokenize([query], stopwords=None, show_progress=False, return_ids=False)[0])
+        got = {(p, a, b): s for s, p, a, b in sim.search(query, exclude_path="", k=len(texts))}
+        want = {w: s for w, s in zip(sim.windows, expected) if s > 0}
+        assert got.keys() == want.keys()
+        assert np.allclose([got[w] for w in want], list(want.values()), rtol=1e-6, atol=1e-6)
