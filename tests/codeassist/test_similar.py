@@ -189,3 +189,42 @@ def test_bm25_scores_are_bm25s_scores():
         want = {w: s for w, s in zip(sim.windows, expected) if s > 0}
         assert got.keys() == want.keys()
         assert np.allclose([got[w] for w in want], list(want.values()), rtol=1e-6, atol=1e-6)
+
+
+def test_similar_code_sticks_while_it_holds_the_best_window(repo):
+    """Moving the cursor keeps the last similar code while it holds the new best window (the prompt, and so the
+    engine's KV cache, stays the same); a new best window or a change on disk replaces it."""
+    from indexer.rank import Snippet
+
+    def snip(path, start):
+        return Snippet(path, start, start + 9, "text", 1.0, REASON, 3)
+
+    cache, count = ContextCache(), len
+    first = [snip("a.py", 1), snip("b.py", 6)]
+    assert cache.sticky_similar(repo, "cur.py", 100, count, first) is first
+    assert cache.sticky_similar(repo, "cur.py", 100, count, [snip("b.py", 6), snip("c.py", 1)]) is first
+    assert cache.sticky_similar(repo, "other.py", 100, count, [snip("b.py", 6)]) is not first  # per file
+    moved = [snip("c.py", 1), snip("a.py", 1)]
+    assert cache.sticky_similar(repo, "cur.py", 100, count, moved) is moved  # a best window it lacks
+    (repo.root / "app/unrelated.py").write_text("def colour_wheel():\n    return 0\n")
+    repo.refresh()
+    again = [snip("c.py", 1)]
+    assert cache.sticky_similar(repo, "cur.py", 100, count, again) is again  # the disk changed
+    cache.clear_stable()
+    fresh = [snip("c.py", 1)]
+    assert cache.sticky_similar(repo, "cur.py", 100, count, fresh) is fresh  # the evaluation starts afresh
+
+
+def test_nearby_cursors_get_byte_identical_context(repo):
+    text = (repo.root / "app/refunds.py").read_text()
+    lines = text.split("\n")
+    ranker = Ranker(repo)
+
+    def context(line, cache):
+        got = gather_context(repo, ranker, "app/refunds.py", line, len(lines[line - 1]), budget=400, cache=cache,
+                             text=text)
+        return [(s.path, s.start_line, s.end_line, s.text) for s in got.snippets]
+
+    assert context(4, ContextCache()) != context(3, ContextCache())  # alone, each cursor finds other windows
+    cache = ContextCache()
+    assert context(4, cache) == context(3, cache)  # the best window for line 3 is already there: kept
