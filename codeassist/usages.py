@@ -321,11 +321,31 @@ def update_usages(
         return update
     proposal = propose_patch(index, loaded, engine, instruction_for(change, users), named_files=users,
                              rope_mode=rope_mode, cancel=cancel)
-    update.changes = [c for c in proposal.changes if c.path in users]
     update.errors = list(proposal.errors)
-    if not proposal.errors and not update.changes:
+    for c in proposal.changes:
+        if c.path not in users:
+            continue
+        if rewrites_a_call(c, change.used_as):
+            update.changes.append(c)
+        else:  # untrusted output: an edit elsewhere in the file is not an update of the calls
+            update.errors.append(f"the model's edit of {c.path} changes no call of {change.used_as}; left out")
+    if not update.errors and not update.changes:
         update.errors.append("the model proposed no change to the files using the definition")
     return update
+
+
+def rewrites_a_call(change: FileChange, name: str) -> bool:
+    """Whether ``change`` replaces or deletes a line of the old text that calls ``name`` (``name(`` or
+    ``module.name(``)."""
+    if change.old is None or change.new is None:
+        return False
+    old = change.old.decode("utf-8", errors="replace").splitlines()
+    new = change.new.decode("utf-8", errors="replace").splitlines()
+    call = re.compile(rf"(?<![\w]){re.escape(name)}\s*\(")
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete") and any(call.search(line) for line in old[i1:i2]):
+            return True
+    return False
 
 
 REBASE_CONTEXT_LINES = 2  # unchanged lines kept around each hunk to find it again in a newer text

@@ -168,3 +168,18 @@ def test_a_module_attribute_is_renamed_even_next_to_a_syntax_error():
     other = rename_in(b"x = json.apply(1)\n", "python", "apply", "apply_all", members=False,
                       modules=module_names(b"", "shop/pricing.py"))
     assert other == b"x = json.apply(1)\n"
+
+
+def test_a_model_edit_counts_as_an_update_only_when_it_rewrites_a_call():
+    from codeassist.usages import rewrites_a_call
+
+    old = "from shop import pricing\n\ntotal = pricing.\nprice = pricing.apply_discount_code(total, code)\n"
+    updated = old.replace("apply_discount_code(total, code)", "apply_discount_code(total, code, 0.1)")
+    assert rewrites_a_call(FileChange("c.py", old.encode(), updated.encode()), "apply_discount_code")
+    elsewhere = old.replace("total = pricing.\n", "total = pricing.compute_invoice_total(cart, TAX_RATE)\n")
+    assert not rewrites_a_call(FileChange("c.py", old.encode(), elsewhere.encode()), "apply_discount_code")
+    deleted = old.replace("price = pricing.apply_discount_code(total, code)\n", "")
+    assert rewrites_a_call(FileChange("c.py", old.encode(), deleted.encode()), "apply_discount_code")
+    lookalike = "x = my_apply_discount_code(1)\n"
+    assert not rewrites_a_call(FileChange("c.py", lookalike.encode(), b"x = 2\n"), "apply_discount_code")
+    assert not rewrites_a_call(FileChange("c.py", None, b"apply_discount_code(1)\n"), "apply_discount_code")
