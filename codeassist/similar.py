@@ -150,7 +150,7 @@ def _bm25_weights(docs: list[array], vocab_size: int) -> sparse.csc_matrix:
     n = len(docs)
     df = np.bincount(tf.indices, minlength=vocab_size)
     idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    avg = lengths.mean() if n else 1.0
+    avg = lengths.mean() if lengths.any() else 1.0  # no tokens anywhere: no weights to normalise
     norm = (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg)).astype(np.float32)  # per document
     tf.data = idf[tf.indices] * (tf.data / (np.repeat(norm, np.diff(tf.indptr)) + tf.data))
     return tf.tocsc()
