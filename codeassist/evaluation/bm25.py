@@ -9,7 +9,7 @@ unlike the packer, the baseline takes overlapping windows as they come.
 from __future__ import annotations
 
 from codeassist.context import Context, prompt_order
-from codeassist.similar import QUERY_LINES, SimilarIndex, query_text
+from codeassist.similar import QUERY_LINES, ReadText, SimilarIndex, query_text
 from indexer.index import Index
 from indexer.rank import Snippet, TokenCounter, estimate_tokens
 
@@ -27,7 +27,7 @@ def chunk_index(index: Index, *, language: str = "python") -> SimilarIndex:
     return sim
 
 
-def bm25_context(retriever: SimilarIndex, path: str, prefix: str, read_text, *, budget: int | None = None,
+def bm25_context(retriever: SimilarIndex, path: str, prefix: str, read_text: ReadText, *, budget: int | None = None,
                  count_tokens: TokenCounter = estimate_tokens) -> Context:
     """The top chunks for a cursor whose file text before it is ``prefix``, as a ``Context``.
 
