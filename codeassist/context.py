@@ -52,7 +52,7 @@ class ContextCache:
         self._similar: dict[str, tuple[tuple, SimilarIndex]] = {}  # language family -> (disk generation, index)
         self._last_similar: dict[tuple, list[Snippet]] = {}
 
-    def clear_stable(self) -> None:
+    def reset_tiers(self) -> None:
         """Forgets the stable tiers and the last similar code (the evaluation ranks every case afresh); the
         similar-code indexes stay."""
         self._stable.clear()
@@ -123,9 +123,9 @@ def gather_context(
     similar_budget = int(budget * SIMILAR_SHARE)
     stable = cache.stable(index, ranker, path, int((budget - similar_budget) * STABLE_SHARE), count_tokens)
     spans = [(s.path, s.start_line, s.end_line) for s in stable]
-    language = index.snapshot().languages.get(path) or getattr(languages.language_for_path(path), "name", None)
+    language = languages.language_for_path(path)  # what the index stores for the path too
     similar = cache.sticky_similar(index, path, similar_budget, count_tokens, similar_snippets(
-        cache.similar(index, language), path, _text_before(text, line, column), index.read_text,
+        cache.similar(index, language.name), path, _text_before(text, line, column), index.read_text,
         budget=similar_budget, count_tokens=count_tokens, exclude=spans,
     )) if language is not None and similar_budget > 0 else []
     used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar)

@@ -172,11 +172,14 @@ def similar_snippets(
     prefix: str,
     read_text: ReadText,
     *,
-    budget: int,
+    budget: int | None,
     count_tokens: TokenCounter = estimate_tokens,
     exclude: Iterable[tuple[str, int, int]] = (),
+    k: int = CANDIDATES,
+    reason: str = REASON,
 ) -> list[Snippet]:
-    """The windows most similar to the cursor's last lines within ``budget`` tokens, best first.
+    """Of the ``k`` windows most similar to the cursor's last lines, those within ``budget`` tokens (None:
+    all of them), best first.
 
     ``prefix`` is the current file's text before the cursor; a window lying inside one of the ``exclude``
     (path, start, end) spans, already in the prompt, is skipped. Windows may overlap one another: taking the
@@ -189,7 +192,7 @@ def similar_snippets(
     lines: dict[str, list[str]] = {}
     out: list[Snippet] = []
     used = 0
-    for score, p, start, end in index.search(query_text(prefix), exclude_path=path):
+    for score, p, start, end in index.search(query_text(prefix), exclude_path=path, k=k):
         if any(a <= start and end <= b for a, b in inside.get(p, ())):
             continue
         if p not in lines:
@@ -201,8 +204,8 @@ def similar_snippets(
         if not text.strip():
             continue
         tokens = count_tokens(text) + 1
-        if used + tokens > budget:
+        if budget is not None and used + tokens > budget:
             continue
-        out.append(Snippet(p, start, end, text, score, REASON, tokens))
+        out.append(Snippet(p, start, end, text, score, reason, tokens))
         used += tokens
     return out

@@ -342,10 +342,9 @@ def _update_files(ls: CodeAssistServer, rels: list[str]) -> None:
                 log.warning("could not re-index %s: %s", rel, e)
         if ls.service is not None:
             ranker = ls.service.ranker
-            languages = ls.index.snapshot().languages
             try:
                 ranker.table(ranker.graph()[0])
-                for language in {languages[rel] for rel in rels if rel in languages}:
+                for language in {lang.name for rel in rels if (lang := language_for_path(rel)) is not None}:
                     ls.service.context_cache.similar(ls.index, language)  # re-reads only the changed files
             except Exception as e:  # noqa: BLE001 - the next completion builds it again and reports the error
                 log.warning("could not rebuild the ranking after %s: %s", ", ".join(rels), e)

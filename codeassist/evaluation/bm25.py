@@ -2,29 +2,19 @@
 
 The query is the last ``QUERY_LINES`` lines before the cursor; the top ``TOP_K`` chunks of files other
 than the target file become the context, laid out like the packer's snippets. The windows, tokens and BM25
-are the packer's own similar-code search (``codeassist.similar``), over every Python file as it is on disk;
-unlike the packer, the baseline takes overlapping windows as they come.
+are the packer's own similar-code search (``codeassist.similar``, the same index), over every Python file as
+it is on disk; the baseline quotes windows only, where the packer adds ranked definitions.
 """
 
 from __future__ import annotations
 
 from codeassist.context import Context, prompt_order
-from codeassist.similar import QUERY_LINES, ReadText, SimilarIndex, query_text
-from indexer.index import Index
-from indexer.rank import Snippet, TokenCounter, estimate_tokens
+from codeassist.similar import QUERY_LINES, ReadText, SimilarIndex, similar_snippets
+from indexer.rank import TokenCounter, estimate_tokens
 
 TOP_K = 5  # chunks retrieved per case
 FILL_K = 100  # chunks considered when filling a fixed token budget instead
-
-__all__ = ["QUERY_LINES", "TOP_K", "chunk_index", "bm25_context"]
-
-
-def chunk_index(index: Index, *, language: str = "python") -> SimilarIndex:
-    """The BM25 window index over every file of ``language`` in the index, as on disk (built once)."""
-    sim = SimilarIndex()
-    sim.update({p: row.hash for p, row in index.store.files().items() if row.language == language},
-               index.read_disk_text)
-    return sim
+REASON = "BM25 chunk"
 
 
 def bm25_context(retriever: SimilarIndex, path: str, prefix: str, read_text: ReadText, *, budget: int | None = None,
@@ -35,18 +25,7 @@ def bm25_context(retriever: SimilarIndex, path: str, prefix: str, read_text: Rea
     budget with chunks in score order, so that BM25 and the packer can be compared at any budget.
     ``read_text`` gives a file's text by repository-relative path.
     """
-    snippets: list[Snippet] = []
-    used = 0
-    lines: dict[str, list[str]] = {}
-    k = TOP_K if budget is None else FILL_K
-    for score, p, start, end in retriever.search(query_text(prefix), exclude_path=path, k=k):
-        if p not in lines:
-            lines[p] = read_text(p).split("\n")
-        text = "\n".join(lines[p][start - 1 : end])
-        tokens = count_tokens(text) + 1
-        if budget is not None and used + tokens > budget:
-            continue
-        snippets.append(Snippet(p, start, end, text, score, "BM25 chunk", tokens))
-        used += tokens
+    snippets = similar_snippets(retriever, path, prefix, read_text, budget=budget, count_tokens=count_tokens,
+                                k=TOP_K if budget is None else FILL_K, reason=REASON)
     ordered = prompt_order(snippets)
-    return Context(ordered, len(ordered), used)
+    return Context(ordered, len(ordered), sum(s.tokens for s in snippets))

@@ -21,7 +21,7 @@ from typing import Callable
 
 from codeassist.completion import CompletionRequest, CompletionService
 from codeassist.context import Context, ContextCache, gather_context
-from codeassist.evaluation.bm25 import bm25_context, chunk_index
+from codeassist.evaluation.bm25 import bm25_context
 from codeassist.similar import SimilarIndex
 from codeassist.evaluation.cases import Case
 from codeassist.evaluation.metrics import paired_bootstrap, score_prediction
@@ -65,14 +65,12 @@ class Evaluator:
         self.index = service.index
         self.budget = budget  # tokens of context for bm25 and packed; None: packed matches bm25 per case
         self.max_new_tokens = max_new_tokens
-        self._retriever: SimilarIndex | None = None
-        self._cache = ContextCache()  # its stable tier is cleared per case; its similar-code index is kept
+        self._cache = ContextCache()  # its tiers are reset per case; its similar-code index is kept
 
     @property
     def retriever(self) -> SimilarIndex:
-        if self._retriever is None:
-            self._retriever = chunk_index(self.index)
-        return self._retriever
+        """BM25 over the Python files as on disk: the packer's own similar-code index, built once."""
+        return self._cache.similar(self.index, "python")
 
     def contexts(self, case: Case, prefix: str, conditions: tuple[str, ...]) -> dict[str, Context]:
         """The context of each condition for one case (the index must hold ``prefix`` as the buffer)."""
@@ -88,7 +86,7 @@ class Evaluator:
                 ctx = bm25
             elif cond == "packed":
                 budget = self.budget if self.budget is not None else bm25.tokens
-                self._cache.clear_stable()
+                self._cache.reset_tiers()
                 ctx = gather_context(
                     self.index, self.service.ranker, case.path, case.line, case.column, budget=budget,
                     count_tokens=self.service.count_tokens, cache=self._cache, text=prefix,
@@ -139,8 +137,8 @@ class Evaluator:
         results: list[CaseResult] = []
         with self.service.index_lock:
             self._drop_buffers()
-            if "bm25" in conditions or ("packed" in conditions and self.budget is None):
-                self.retriever  # chunk every file whole, before any case truncates one
+            if "bm25" in conditions or "packed" in conditions:
+                self.retriever  # built before the first case (from the files as on disk, never a case's prefix)
         try:
             for i, case in enumerate(cases):
                 results.extend(self.run_case(case, conditions, score=score))

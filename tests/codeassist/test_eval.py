@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from codeassist.context import Context
-from codeassist.evaluation.bm25 import bm25_context, chunk_index
+from codeassist.context import Context, ContextCache
+from codeassist.evaluation.bm25 import bm25_context
 from codeassist.evaluation.cases import Case, extract_cases, read_cases, write_cases
 from codeassist.evaluation.metrics import (
     edit_similarity, exact_match, identifier_match, identifiers, paired_bootstrap, score_prediction,
@@ -171,7 +171,7 @@ def test_summary_pairs_conditions_by_case():
 
 # -- retrieval and the leak guard ----------------------------------------------------------------------
 def test_bm25_never_retrieves_the_target_file(index):
-    retriever = chunk_index(index)
+    retriever = ContextCache().similar(index, "python")
     hits = retriever.search("normalize_name Registry make_order", exclude_path="pkg/app.py")
     assert hits and all(path != "pkg/app.py" for _, path, *_ in hits)
     ctx = bm25_context(retriever, "pkg/util.py", "x = normalize_name(raw)\n", index.read_text)
@@ -236,7 +236,7 @@ def test_bm25_fills_a_fixed_budget_beyond_the_top_five(tmp_path):
     (root / "target.py").write_text("x = shared_name\n")
     ix = Index(root)
     ix.refresh()
-    retriever = chunk_index(ix)
+    retriever = ContextCache().similar(ix, "python")
     top = bm25_context(retriever, "target.py", "x = shared_name\n", ix.read_text)
     assert len(top.snippets) == 5  # CrossCodeEval's top 5
     filled = bm25_context(retriever, "target.py", "x = shared_name\n", ix.read_text, budget=10_000)

@@ -210,7 +210,7 @@ def test_similar_code_sticks_while_it_holds_the_best_window(repo):
     repo.refresh()
     again = [snip("c.py", 1)]
     assert cache.sticky_similar(repo, "cur.py", 100, count, again) is again  # the disk changed
-    cache.clear_stable()
+    cache.reset_tiers()
     fresh = [snip("c.py", 1)]
     assert cache.sticky_similar(repo, "cur.py", 100, count, fresh) is fresh  # the evaluation starts afresh
 
