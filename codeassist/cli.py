@@ -411,7 +411,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if unknown or not conditions:
         raise CliError(f"unknown condition(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(CONDITIONS)}")
     index = open_index(args.repo, quiet=args.json)
-    cases_file = Path(args.cases_file) if args.cases_file else index.root / ".codeassist" / "eval" / f"cases-s{args.seed}-n{args.cases}.jsonl"
+    kind = "" if args.kind == "crossfile" else f"{args.kind}-"  # crossfile keeps the name its case files had
+    cases_file = Path(args.cases_file) if args.cases_file else \
+        index.root / ".codeassist" / "eval" / f"cases-{kind}s{args.seed}-n{args.cases}.jsonl"
     if cases_file.exists():
         try:
             cases = read_cases(cases_file)
@@ -419,7 +421,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise CliError(f"cannot read cases: {e}") from None
         source = f"read from {cases_file}"
     else:
-        cases = extract_cases(index, cases=args.cases, seed=args.seed)
+        cases = extract_cases(index, cases=args.cases, seed=args.seed, kind=args.kind)
         write_cases(cases, cases_file)
         source = f"written to {cases_file}"
     if not cases:
@@ -523,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("repo", help="repository directory")
     s.add_argument("--cases", type=int, default=100, help="cross-file cases to draw (plus 20%% in-file controls)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--kind", choices=("crossfile", "member"), default="crossfile",
+                   help="crossfile: the cursor before an imported name; member: before a member of an imported class")
     s.add_argument("--conditions", default="infile,bm25,packed", help="comma-separated: infile, bm25, packed")
     s.add_argument("--cases-file", metavar="FILE", help="cases to reuse, or where to write new ones "
                    "(default: REPO/.codeassist/eval/cases-sSEED-nCASES.jsonl)")

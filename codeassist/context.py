@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codeassist.receiver import ClassTable, receiver_snippet
 from codeassist.similar import SimilarIndex, similar_snippets
 from indexer import languages
 from indexer.index import Index
 from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens, family
 
 SIMILAR_SHARE = 0.75  # of the context budget, for similar code (tests/bench/RESULTS.md: eval at 1,536 tokens)
+RECEIVER_SHARE = 0.25  # at most, for the members of the receiver's class after "obj."; out of similar code's share
 STABLE_SHARE = 0.7  # of the rest, for the cursor-independent tier; definitions near the cursor get the remainder
 
 
@@ -51,6 +53,7 @@ class ContextCache:
         self._stable: dict[tuple, list[Snippet]] = {}
         self._similar: dict[str, tuple[tuple, SimilarIndex]] = {}  # language family -> (disk generation, index)
         self._last_similar: dict[tuple, list[Snippet]] = {}
+        self._classes: tuple[tuple, ClassTable] | None = None  # (disk generation, table)
 
     def reset_tiers(self) -> None:
         """Forgets the stable tiers and the last similar code (the evaluation ranks every case afresh); the
@@ -89,6 +92,13 @@ class ContextCache:
             self._similar[fam] = (gen, sim)
         return self._similar[fam][1]
 
+    def classes(self, index: Index) -> ClassTable:
+        """The Python classes of the on-disk index, rebuilt when it changed."""
+        gen = index.generation()[:2]
+        if self._classes is None or self._classes[0] != gen:
+            self._classes = (gen, ClassTable(index.disk_snapshot()))
+        return self._classes[1]
+
     def stable(self, index: Index, ranker: Ranker, path: str, budget: int, count_tokens: TokenCounter) -> list[Snippet]:
         gen = index.generation()[:2]  # disk state only: buffer edits do not reshuffle the stable tier
         key = (path, budget, gen, id(count_tokens))  # a fallback backend counts with another tokenizer
@@ -124,17 +134,25 @@ def gather_context(
     stable = cache.stable(index, ranker, path, int((budget - similar_budget) * STABLE_SHARE), count_tokens)
     spans = [(s.path, s.start_line, s.end_line) for s in stable]
     language = languages.language_for_path(path)  # what the index stores for the path too
+    before = _text_before(text, line, column)
+    receiver = receiver_snippet(
+        cache.classes(index), path, before, index.snapshot(),
+        lambda p: index.read_disk_text(p).split("\n"), int(budget * RECEIVER_SHARE), count_tokens,
+    ) if language is not None and language.name == "python" else None
+    if receiver is not None:  # the stable tier keeps its budget, so its cached prompt prefix stays valid
+        similar_budget -= receiver.tokens
+        spans.append((receiver.path, receiver.start_line, receiver.end_line))
     similar = cache.sticky_similar(index, path, similar_budget, count_tokens, similar_snippets(
-        cache.similar(index, language.name), path, _text_before(text, line, column), index.read_text,
+        cache.similar(index, language.name), path, before, index.read_text,
         budget=similar_budget, count_tokens=count_tokens, exclude=spans,
     )) if language is not None and similar_budget > 0 else []
-    used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar)
+    used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar) + (receiver.tokens if receiver else 0)
     volatile = ranker.rank(
         path, focus=cursor_identifiers(text, line), budget=budget - used, count_tokens=count_tokens,
         exclude=spans + [(s.path, s.start_line, s.end_line) for s in similar],
     )
     volatile = prompt_order([s for s in volatile if s.reason.endswith("near the cursor")])
-    snippets = stable + volatile + prompt_order(similar)
+    snippets = stable + volatile + prompt_order(similar) + ([receiver] if receiver else [])
     return Context(snippets, len(stable), sum(s.tokens for s in snippets))
 
 

@@ -4,8 +4,10 @@ As CrossCodeEval does, a case is a line whose first use of a repository-internal
 after the imports: the cursor goes right before that name and the ground truth is the rest of the line.
 Cross-file names are the names a file imports from repository files (``from .mod import name``, resolved
 by the indexer's ``ImportResolver``) and the attributes of imported repository modules
-(``import pkg.mod as m`` ... ``m.name``). Control cases (``kind == "infile"``) do the same for names the
-file defines itself, on lines that use no cross-file name.
+(``import pkg.mod as m`` ... ``m.name``). Member cases (``kind == "member"``, ``codeassist.evaluation.members``)
+put the cursor before a member of an imported repository class instead: the reads CrossCodeEval finds by
+emptying the imported classes, which the file's own text cannot answer. Control cases (``kind == "infile"``)
+do the same for names the file defines itself, on lines that use no cross-file name.
 
 Cases are plain JSON lines (``write_cases``/``read_cases``) so that a run can be repeated exactly.
 Lines are 1-based, columns 0-based in code points.
@@ -22,6 +24,7 @@ import tokenize
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from codeassist.evaluation.members import member_uses
 from indexer.imports import ImportResolver
 from indexer.index import Index
 
@@ -30,6 +33,9 @@ MAX_CONTROLS_PER_FILE = 1
 MIN_TARGET_CHARS = 4  # a ground truth shorter than this (e.g. "x)") measures nothing
 MIN_PREFIX_LINES = 3  # the cursor needs some in-file context above it
 CONTROL_SHARE = 0.2  # in-file control cases, as a share of the requested number of cases
+CASE_KINDS = ("crossfile", "member")  # what extract_cases can draw, besides the in-file controls
+
+Members = dict[str, dict[str, frozenset[str]]]  # class name -> defining file -> its members' names
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,10 @@ class Case:
     line: int  # 1-based
     column: int  # 0-based code points: the cursor stands before the character at this column
     target: str  # the ground truth: the rest of the line from the cursor, trailing whitespace removed
-    kind: str  # "crossfile" | "infile"
+    kind: str  # "crossfile" | "member" | "infile"
     name: str  # the identifier at the cursor
-    defined_in: tuple[str, ...]  # repository files that define ``name`` (the target file for "infile")
+    defined_in: tuple[str, ...]  # repository files that define ``name`` (its class, for "member"; the target
+    # file for "infile")
 
     @property
     def id(self) -> str:
@@ -112,12 +119,14 @@ def _name_tokens(text: str) -> list[tokenize.TokenInfo]:
     return toks
 
 
-def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[str, set[str]]) -> tuple[list[Case], list[Case]]:
-    """All (cross-file, in-file control) candidate cases of one file, at most one per line, in line order."""
+def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[str, set[str]],
+               members: Members | None = None) -> dict[str, list[Case]]:
+    """Candidate cases of one file by kind ("crossfile", "member", "infile"), at most one per line and kind, in
+    line order. Controls avoid every line that has a cross-file or member case."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return [], []
+        return {"crossfile": [], "member": [], "infile": []}
     names, modules = cross_file_names(path, tree, resolver, definers)
     own = _own_names(tree)
     skip = _import_spans(tree)
@@ -125,7 +134,6 @@ def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[st
     toks = _name_tokens(text)
     first_cross: dict[int, Case] = {}
     first_own: dict[int, Case] = {}
-    crossing_lines: set[int] = set()
     for i, tok in enumerate(toks):
         (row, col), name = tok.start, tok.string
         if tok.type != tokenize.NAME or row in skip or row <= MIN_PREFIX_LINES or keyword.iskeyword(name):
@@ -144,47 +152,87 @@ def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[st
             if defining and attr.start[0] == row:
                 case = Case(path, row, attr.start[1], "", "crossfile", attr.string, defining)
         if case is not None:
-            crossing_lines.add(row)
             first_cross.setdefault(row, case)
         elif name in own and own[name] < row and name not in names:
             first_own.setdefault(row, Case(path, row, col, "", "infile", name, (path,)))
+    first_member: dict[int, Case] = {}
+    classes = _imported_classes(names, members or {})
+    for use in member_uses(tree, lines, {local: m for local, (_, m) in classes.items()}):
+        if use.line not in skip and use.line > MIN_PREFIX_LINES:
+            first_member.setdefault(use.line, Case(path, use.line, use.column, "", "member", use.attr,
+                                                   classes[use.cls][0]))
+
     def finish(c: Case) -> Case | None:
         line = lines[c.line - 1]
         target = line[c.column:].rstrip()  # tokenize's columns count code points, as Case's do
         if len(target) < MIN_TARGET_CHARS or line.lstrip().startswith(("#", "@")):
             return None
         return Case(c.path, c.line, c.column, target, c.kind, c.name, c.defined_in)
-    cross = [c for c in (finish(first_cross[r]) for r in sorted(first_cross)) if c]
-    control = [c for c in (finish(first_own[r]) for r in sorted(first_own) if r not in crossing_lines) if c]
-    return cross, control
+    busy = set(first_cross) | set(first_member)
+    return {
+        "crossfile": [c for c in (finish(first_cross[r]) for r in sorted(first_cross)) if c],
+        "member": [c for c in (finish(first_member[r]) for r in sorted(first_member)) if c],
+        "infile": [c for c in (finish(first_own[r]) for r in sorted(first_own) if r not in busy) if c],
+    }
 
 
-def extract_cases(index: Index, *, cases: int, seed: int, control_share: float = CONTROL_SHARE) -> list[Case]:
-    """Up to ``cases`` cross-file cases plus ``control_share`` as many in-file controls, deterministic in ``seed``.
+def _imported_classes(names: dict[str, tuple[str, ...]], members: Members
+                      ) -> dict[str, tuple[tuple[str, ...], frozenset[str]]]:
+    """Imported names that are repository classes -> (the files defining them, the union of their members)."""
+    out = {}
+    for local, files in names.items():
+        found = [(f, members[local][f]) for f in files if f in members.get(local, {})]
+        if found:
+            out[local] = (tuple(f for f, _ in found), frozenset().union(*(m for _, m in found)))
+    return out
 
-    Per file at most ``MAX_CASES_PER_FILE`` cross-file cases and ``MAX_CONTROLS_PER_FILE`` controls are
-    drawn; files and lines are chosen with ``random.Random(seed)``. Returned sorted by path and line.
+
+def class_members(index: Index) -> Members:
+    """Top-level classes of the index -> defining file -> the names defined directly in them."""
+    snap = index.snapshot()
+    out: Members = {}
+    for path, defs in snap.definitions.items():
+        tops = {d.name for d in defs if d.kind == "class" and not d.scope}
+        inside: dict[str, set[str]] = {}
+        for d in defs:
+            if d.scope in tops:
+                inside.setdefault(d.scope, set()).add(d.name)
+        for cls in tops:
+            out.setdefault(cls, {})[path] = frozenset(inside.get(cls, ()))
+    return out
+
+
+def extract_cases(index: Index, *, cases: int, seed: int, control_share: float = CONTROL_SHARE,
+                  kind: str = "crossfile") -> list[Case]:
+    """Up to ``cases`` cases of ``kind`` (one of ``CASE_KINDS``) plus ``control_share`` as many in-file controls,
+    deterministic in ``seed``.
+
+    Per file at most ``MAX_CASES_PER_FILE`` cases and ``MAX_CONTROLS_PER_FILE`` controls are drawn; files and
+    lines are chosen with ``random.Random(seed)``. Returned sorted by path and line.
     """
+    if kind not in CASE_KINDS:
+        raise ValueError(f"unknown case kind {kind!r} (choose from {', '.join(CASE_KINDS)})")
     snap = index.snapshot()
     definers: dict[str, set[str]] = {}
     for p, defs in snap.definitions.items():
         for d in defs:
             if not d.scope:
                 definers.setdefault(d.name, set()).add(p)
+    members = class_members(index) if kind == "member" else None
     resolver = ImportResolver(list(snap.languages), index.root)
-    cross_pool: list[Case] = []
+    pool: list[Case] = []
     control_pool: list[Case] = []
     for path in sorted(p for p, lang in snap.languages.items() if lang == "python"):
         try:
             text = index.read_text(path)
         except OSError:
             continue
-        cross, control = file_cases(path, text, resolver, definers)
+        found = file_cases(path, text, resolver, definers, members)
         rng = random.Random(f"{seed}:{path}")
-        cross_pool.extend(rng.sample(cross, min(MAX_CASES_PER_FILE, len(cross))))
-        control_pool.extend(rng.sample(control, min(MAX_CONTROLS_PER_FILE, len(control))))
+        pool.extend(rng.sample(found[kind], min(MAX_CASES_PER_FILE, len(found[kind]))))
+        control_pool.extend(rng.sample(found["infile"], min(MAX_CONTROLS_PER_FILE, len(found["infile"]))))
     rng = random.Random(seed)
-    picked = rng.sample(cross_pool, min(cases, len(cross_pool)))
+    picked = rng.sample(pool, min(cases, len(pool)))
     n_control = min(len(control_pool), round(cases * control_share))
     picked += rng.sample(control_pool, n_control)
     return sorted(picked, key=lambda c: (c.path, c.line))

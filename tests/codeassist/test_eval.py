@@ -95,6 +95,97 @@ def test_extracts_exactly_the_cross_file_uses_and_an_in_file_control(index):
     ]
 
 
+SHAPES = '''"""Shapes."""
+
+
+class Shape:
+    sides = 0
+
+    def area(self):
+        return 0.0
+
+    def scale(self, factor):
+        return self
+
+
+def unit():
+    return Shape()
+'''
+
+DRAW = '''"""Drawing: member reads of an imported class, and reads that are not."""
+from typing import Optional
+from geo.shapes import Shape
+
+
+def draw(s: Shape, t: "Shape", u: Optional[Shape], v):
+    a = s.area()
+    b = t.scale(2)
+    c = u.sides + v.area()
+    return Shape.sides, a, b, c
+
+
+def later():
+    w = Shape()
+    first = w.area()
+    w = make()
+    second = w.area()
+    return first, second, w.nothing_here()
+
+
+class Square(Shape):
+    def area(self):
+        return self.sides * 2.0 + self.own
+
+    def grow(self):
+        self.own = 1
+        return self.scale(1.5) or self.area() or self.own
+
+
+def nested(s: Shape):
+    def inner():
+        return s.scale(3)
+    return inner
+
+
+def café(s: Shape): return "é", s.area()
+'''
+
+
+def test_member_cases_are_reads_of_an_imported_class_members(tmp_path, monkeypatch):
+    import codeassist.evaluation.cases as cases_module
+
+    monkeypatch.setattr(cases_module, "MAX_CASES_PER_FILE", 50)
+    root = tmp_path / "geo_repo"
+    (root / "geo").mkdir(parents=True)
+    (root / "geo" / "__init__.py").write_text("")
+    (root / "geo" / "shapes.py").write_text(SHAPES)
+    (root / "geo" / "draw.py").write_text(DRAW)
+    ix = Index(root)
+    ix.refresh()
+    cases = [c for c in extract_cases(ix, cases=50, seed=0, kind="member", control_share=0) if c.kind == "member"]
+    lines = DRAW.split("\n")
+    got = [(c.line, lines[c.line - 1][:c.column].strip(), c.target, c.name) for c in cases]
+    assert got == [
+        (7, "a = s.", "area()", "area"),  # a parameter annotated with the class
+        (8, "b = t.", "scale(2)", "scale"),  # ... as a string
+        (9, "c = u.", "sides + v.area()", "sides"),  # ... as Optional; v is unannotated: no case
+        (10, "return Shape.", "sides, a, b, c", "sides"),  # the class itself
+        (15, "first = w.", "area()", "area"),  # bound to a call of the class; rebound to make() below: no case
+        (23, "return self.", "sides * 2.0 + self.own", "sides"),  # inherited; area is the subclass's own
+        (27, "return self.", "scale(1.5) or self.area() or self.own", "scale"),
+        (32, "return s.", "scale(3)", "scale"),  # a nested function sees the parameter
+        (36, 'def café(s: Shape): return "é", s.', "area()", "area"),  # columns count code points
+    ]
+    assert all(c.defined_in == ("geo/shapes.py",) for c in cases)
+    monkeypatch.undo()
+    five = extract_cases(ix, cases=50, seed=1, kind="member", control_share=0)
+    assert len(five) == 5 and set(five) < set(cases) and extract_cases(ix, cases=50, seed=1, kind="member",
+                                                                         control_share=0) == five
+    with pytest.raises(ValueError, match="unknown case kind"):
+        extract_cases(ix, cases=5, seed=0, kind="nope")
+    ix.close()
+
+
 def test_case_prefix_holds_nothing_after_the_cursor(index, eval_repo):
     text = (eval_repo / "pkg/app.py").read_text()
     for case in [c for c in extract_cases(index, cases=10, seed=0, control_share=1.0) if c.path == "pkg/app.py"]:
