@@ -194,8 +194,10 @@ def receiver_at(prefix: str, classes: Mapping[str, frozenset[str]]) -> tuple[str
         if i and isinstance(chain[i - 1], ast.ClassDef) and scope.args.args:
             bases = known_bases(chain[i - 1], classes)
             self_name = scope.args.args[0].arg
-            # the class may come from the text before this method: the method's own names count too
-            self_base = (bases[0], own_attributes(chain[i - 1]) | {scope.name} | _self_stores(scope)) if bases else None
+            if bases:  # the class may come from the text before this method: the method's names count too
+                self_base = (bases[0], own_attributes(chain[i - 1]) | {scope.name} | _self_stores(scope))
+            else:
+                self_base = None
     cls = receiver_class(name, line, scope_bindings, classes, self_name, self_base)
     if cls is None or (name == self_name and self_base is not None and partial in self_base[1]):
         return None
@@ -221,7 +223,8 @@ def _enclosing_def(lines: list[str]) -> tuple[int, str] | None:
 
 @functools.lru_cache(maxsize=8)
 def _parse_outer(text: str) -> ast.Module | None:
-    """The complete top-level statements before the cursor's, parsed once per text (typing below keeps it)."""
+    """The text before the cursor's function (with a ``pass`` in its place), parsed once per text: typing in the
+    function keeps it."""
     try:
         return ast.parse(text)
     except (SyntaxError, ValueError):
