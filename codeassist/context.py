@@ -136,7 +136,7 @@ def gather_context(
     language = languages.language_for_path(path)  # what the index stores for the path too
     before = _text_before(text, line, column)
     receiver = receiver_snippet(
-        cache.classes(index), path, before, index.snapshot(),
+        lambda: cache.classes(index), path, before, index.snapshot(),
         lambda p: index.read_disk_text(p).split("\n"), int(budget * RECEIVER_SHARE), count_tokens,
     ) if language is not None and language.name == "python" else None
     if receiver is not None:  # the stable tier keeps its budget, so its cached prompt prefix stays valid

@@ -377,11 +377,16 @@ def member_outline(info: ClassInfo, lines: list[str], partial: str, budget: int,
     return "\n".join([head] + [text for _, text in sorted(chosen)]), used
 
 
-def receiver_snippet(table: ClassTable, path: str, text_before: str, snap: Snapshot,
+def receiver_snippet(classes: Callable[[], ClassTable], path: str, text_before: str, snap: Snapshot,
                      read_lines: Callable[[str], list[str]], budget: int, count_tokens: TokenCounter) -> Snippet | None:
     """The members of the receiver's class when the cursor (the end of ``text_before``) follows ``name.``, as a
     snippet of at most ``budget`` tokens from the class's file; None elsewhere, or when the class is unknown or
-    defined in ``path`` itself. ``snap`` is the index as it is now (``path``'s imports and references)."""
+    defined in ``path`` itself. ``classes`` gives the table (only called after a dot); ``snap`` is the index as
+    it is now (``path``'s imports and references)."""
+    m = _RECEIVER_RE.search(text_before[text_before.rfind("\n") + 1:])
+    if not m:
+        return None
+    table = classes()
     found = receiver_at(text_before, table.members)
     if found is None:
         return None
