@@ -1,7 +1,11 @@
 """Context gathering per keystroke in a large repository: the buffer overlay and graph reuse against
 rebuilding the snapshot and ranking graph on every buffer edit (what the index did before).
 
-Run: python tests/bench/bench_keystroke.py [--corpus DIR] [--file REL] [--keystrokes N]
+Run: python tests/bench/bench_keystroke.py [--corpus DIR] [--file REL] [--keystrokes N] [--typed TEXT]
+
+``--typed`` changes the line typed; after a dot that follows a class (``OrderedDict.``, or a variable bound to
+one), the context also quotes the class's members (``codeassist/receiver.py``), e.g.
+``--file lib/inspect.py --typed "names = OrderedDict.fromkeys(sorted(seen), None)"``.
 
 The corpus (default: this interpreter's standard library without site-packages, copied to a temporary
 directory) is indexed once. Then one file is "typed into": a new line is added inside the file, one
@@ -52,7 +56,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", help="directory to index (default: a copy of the standard library)")
     ap.add_argument("--file", default="lib/json/decoder.py", help="file typed into, relative to the corpus")
-    ap.add_argument("--keystrokes", type=int, default=len(TYPED))
+    ap.add_argument("--typed", default=TYPED, help="the line typed, one character per keystroke")
+    ap.add_argument("--keystrokes", type=int, help="at most this many keystrokes (default: the whole line)")
     args = ap.parse_args()
     console = Console(width=140)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,18 +82,20 @@ def main() -> None:
         console.print(f"first context (builds the ranking graph and the similar-code search over {windows:,} "
                       f"windows): {time.perf_counter() - t0:.1f} s")
         times: dict[str, list[float]] = {"incremental": [], "rebuild every keystroke": []}
-        rebuilds = 0
+        rebuilds = members = 0
         for name in times:  # one variant after the other: interleaved, the rebuilds' garbage slows the other
-            for k in range(1, min(args.keystrokes, len(TYPED)) + 1):
-                typed = indent + TYPED[:k]
+            for k in range(1, min(args.keystrokes or len(args.typed), len(args.typed)) + 1):
+                typed = indent + args.typed[:k]
                 buffer = "\n".join(lines[:at] + [typed] + lines[at:])
                 if name != "incremental":
                     index._disk, index._snapshot, ranker._graph = None, None, None
                 graph_before = ranker._graph
                 t = time.perf_counter()
                 index.update_buffer(args.file, buffer)
-                gather_context(index, ranker, args.file, at + 1, len(typed), budget=BUDGET, cache=cache, text=buffer)
+                ctx = gather_context(index, ranker, args.file, at + 1, len(typed), budget=BUDGET, cache=cache,
+                                     text=buffer)
                 times[name].append((time.perf_counter() - t) * 1000)
+                members += name == "incremental" and any(s.reason.startswith("members of") for s in ctx.snippets)
                 if name == "incremental" and ranker._graph is not graph_before:
                     rebuilds += 1
         table = Table(title=f"Per keystroke: update_buffer + gather_context, {stats.files} files, "
@@ -101,6 +108,7 @@ def main() -> None:
             table.add_row(name, f"{statistics.median(ms):.0f}", f"{p95:.0f}", f"{statistics.mean(ms):.0f}",
                           str(rebuilds) if name == "incremental" else str(len(ms)))
         console.print(table)
+        console.print(f"keystrokes whose context quotes the receiver's class members: {members}")
         index.close()
 
 
