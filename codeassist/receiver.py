@@ -296,6 +296,7 @@ def _close_tries(lines: list[str], indent: int) -> str:
 
 # -- the receiver's class as context --------------------------------------------------------------------------
 MAX_SIGNATURE_LINES = 6  # a member's signature is quoted up to the line ending in ":" (or this many lines)
+MAX_DECORATORS = 3  # decorator lines quoted above a member's signature
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,10 @@ def member_outline(info: ClassInfo, lines: list[str], partial: str, budget: int,
     or None when not even the class line and one member fit. ``lines`` is the defining file's text split on
     "\\n"."""
     def quote(d: Definition) -> str:
-        out = []
+        first = d.start_line
+        while first > 1 and d.start_line - first < MAX_DECORATORS and lines[first - 2].lstrip().startswith("@"):
+            first -= 1  # ``@property`` says the member is read without a call
+        out = lines[first - 1 : d.start_line - 1]
         for n in range(d.start_line, min(d.start_line + MAX_SIGNATURE_LINES, len(lines) + 1)):
             out.append(lines[n - 1])
             if d.kind not in ("method", "function", "class") or lines[n - 1].split("#", 1)[0].rstrip().endswith(":"):

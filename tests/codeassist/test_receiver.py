@@ -62,6 +62,7 @@ class Ledger:
     def balance(self, account: str) -> int:
         return 0
 
+    @property
     def _audit(self):
         return []
 '''
@@ -105,6 +106,7 @@ def test_the_receivers_class_outline_ends_the_context(books):
         "    def post(self, account: str,\n"
         "             amount: int) -> None:\n"
         "    def balance(self, account: str) -> int:\n"
+        "    @property\n"
         "    def _audit(self):"
     )
     assert ctx.tokens <= 400 and "books/month.py" not in ctx.files
@@ -127,8 +129,8 @@ def test_a_small_budget_keeps_the_most_used_public_members(books):
     text, tokens = member_outline(info, lines, "", 19, count, lambda name: {"balance": 5, "post": 1}.get(name, 0))
     assert text == "class Ledger:\n    def post(self, account: str,\n             amount: int) -> None:\n" \
                    "    def balance(self, account: str) -> int:" and tokens <= 19  # chosen by use, shown in order
-    text, _ = member_outline(info, lines, "_a", 6, count)
-    assert text == "class Ledger:\n    def _audit(self):"  # what was typed after the dot comes first
+    text, _ = member_outline(info, lines, "_a", 7, count)
+    assert text == "class Ledger:\n    @property\n    def _audit(self):"  # what was typed after the dot comes first
     assert member_outline(info, lines, "", 3, count) is None
 
 
