@@ -317,6 +317,14 @@ def test_eval_cli_scores_a_real_repository_with_the_default_model(default_model,
     again = subprocess.run([sys.executable, "-m", "codeassist", "eval", str(eval_repo), "--cases", "3",
                             "--conditions", "nonsense"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "nonsense" in again.stderr
+    members = subprocess.run([sys.executable, "-m", "codeassist", "eval", str(eval_repo), "--kind", "member",
+                              "--cases", "3", "--conditions", "infile,packed", "--score", "--json"],
+                             capture_output=True, text=True, timeout=900,
+                             env={**__import__("os").environ, "CODEASSIST_THREADS": "1"})
+    assert members.returncode == 0, members.stderr
+    summary = json.loads(members.stdout)
+    assert summary["cases_file"].endswith("cases-member-s0-n3.jsonl")
+    assert summary["conditions"]["member"]["packed"]["n"] == 1  # reg.add(order): reg = Registry()
 
 
 def test_bm25_fills_a_fixed_budget_beyond_the_top_five(tmp_path):
