@@ -139,9 +139,11 @@ def gather_context(
         lambda: cache.classes(index), path, before, index.snapshot(),
         lambda p: index.read_disk_text(p).split("\n"), int(budget * RECEIVER_SHARE), count_tokens,
     ) if language is not None and language.name == "python" else None
+    if receiver is not None and any(p == receiver.path and a <= receiver.start_line and receiver.end_line <= b
+                                    for p, a, b in spans):
+        receiver = None  # the stable tier quotes the whole class already
     if receiver is not None:  # the stable tier keeps its budget, so its cached prompt prefix stays valid
-        similar_budget -= receiver.tokens
-        spans.append((receiver.path, receiver.start_line, receiver.end_line))
+        similar_budget -= receiver.tokens  # (similar code from the class's body is still welcome)
     similar = cache.sticky_similar(index, path, similar_budget, count_tokens, similar_snippets(
         cache.similar(index, language.name), path, before, index.read_text,
         budget=similar_budget, count_tokens=count_tokens, exclude=spans,
@@ -149,7 +151,7 @@ def gather_context(
     used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar) + (receiver.tokens if receiver else 0)
     volatile = ranker.rank(
         path, focus=cursor_identifiers(text, line), budget=budget - used, count_tokens=count_tokens,
-        exclude=spans + [(s.path, s.start_line, s.end_line) for s in similar],
+        exclude=spans + [(s.path, s.start_line, s.end_line) for s in similar + ([receiver] if receiver else [])],
     )
     volatile = prompt_order([s for s in volatile if s.reason.endswith("near the cursor")])
     snippets = stable + volatile + prompt_order(similar) + ([receiver] if receiver else [])

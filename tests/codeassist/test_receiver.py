@@ -60,6 +60,8 @@ class Ledger:
         print(account, amount)
 
     def balance(self, account: str) -> int:
+        """The sum of the account's entries, in cents, as of the last closing of the books; entries posted
+        after the closing count from the next one. Raises KeyError for an account the ledger never saw."""
         return 0
 
     @property
@@ -110,6 +112,7 @@ def test_the_receivers_class_outline_ends_the_context(books):
         "    def _audit(self):"
     )
     assert ctx.tokens <= 400 and "books/month.py" not in ctx.files
+    assert any(s.reason == "similar code" and s.path == "books/ledger.py" and s.start_line > 4 for s in ctx.snippets)
     # elsewhere in the line, no outline
     plain = gather_context(books, Ranker(books), "books/month.py", line - 1, 4, budget=400,
                            count_tokens=lambda t: len(t.split()))
@@ -144,3 +147,17 @@ def test_the_stable_tier_is_the_same_with_and_without_a_receiver(books):
                                count_tokens=lambda t: len(t.split()), cache=cache)
     assert at_dot.snippets[-1].reason.startswith("members of")
     assert at_dot.snippets[: at_dot.stable_count] == elsewhere.snippets[: elsewhere.stable_count]
+
+
+def test_no_outline_when_the_stable_tier_quotes_the_whole_class(tmp_path):
+    root = tmp_path / "small"
+    root.mkdir()
+    (root / "point.py").write_text("class Point:\n    def norm(self):\n        return 0\n")
+    (root / "use.py").write_text("from point import Point\n\n\ndef f(p: Point):\n    return p.\n")
+    ix = Index(root)
+    ix.refresh()
+    ctx = gather_context(ix, Ranker(ix), "use.py", 5, len("    return p."), budget=400,
+                         count_tokens=lambda t: len(t.split()))
+    assert any(s.path == "point.py" and (s.start_line, s.end_line) == (1, 3) for s in ctx.snippets[: ctx.stable_count])
+    assert not any(s.reason.startswith("members of") for s in ctx.snippets)
+    ix.close()
