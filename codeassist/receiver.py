@@ -402,9 +402,8 @@ def receiver_snippet(classes: Callable[[], ClassTable], path: str, text_before: 
         lines = read_lines(info.path)
     except OSError:
         return None
-    m = _RECEIVER_RE.search(text_before[text_before.rfind("\n") + 1:])
     current = snap.references.get(path, {})
-    outline = member_outline(info, lines, (m.group(2) or "") if m else "", budget, count_tokens,
+    outline = member_outline(info, lines, m.group(2) or "", budget, count_tokens,
                              lambda member: table.uses(member, path, current))
     if outline is None:
         return None

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codeassist.evaluation.members import member_uses
+from codeassist.receiver import ClassTable
 from indexer.imports import ImportResolver
 from indexer.index import Index
 
@@ -34,8 +35,6 @@ MIN_TARGET_CHARS = 4  # a ground truth shorter than this (e.g. "x)") measures no
 MIN_PREFIX_LINES = 3  # the cursor needs some in-file context above it
 CONTROL_SHARE = 0.2  # in-file control cases, as a share of the requested number of cases
 CASE_KINDS = ("crossfile", "member")  # what extract_cases can draw, besides the in-file controls
-
-Members = dict[str, dict[str, frozenset[str]]]  # class name -> defining file -> its members' names
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def _name_tokens(text: str) -> list[tokenize.TokenInfo]:
 
 
 def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[str, set[str]],
-               members: Members | None = None) -> dict[str, list[Case]]:
+               classes: ClassTable | None = None) -> dict[str, list[Case]]:
     """Candidate cases of one file by kind ("crossfile", "member", "infile"), at most one per line and kind, in
     line order. Controls avoid every line that has a cross-file or member case."""
     try:
@@ -156,11 +155,11 @@ def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[st
         elif name in own and own[name] < row and name not in names:
             first_own.setdefault(row, Case(path, row, col, "", "infile", name, (path,)))
     first_member: dict[int, Case] = {}
-    classes = _imported_classes(names, members or {})
-    for use in member_uses(tree, lines, {local: m for local, (_, m) in classes.items()}):
+    imported = _imported_classes(names, classes)
+    for use in member_uses(tree, lines, {local: m for local, (_, m) in imported.items()}):
         if use.line not in skip and use.line > MIN_PREFIX_LINES:
             first_member.setdefault(use.line, Case(path, use.line, use.column, "", "member", use.attr,
-                                                   classes[use.cls][0]))
+                                                   imported[use.cls][0]))
 
     def finish(c: Case) -> Case | None:
         line = lines[c.line - 1]
@@ -176,29 +175,14 @@ def file_cases(path: str, text: str, resolver: ImportResolver, definers: dict[st
     }
 
 
-def _imported_classes(names: dict[str, tuple[str, ...]], members: Members
+def _imported_classes(names: dict[str, tuple[str, ...]], table: ClassTable | None
                       ) -> dict[str, tuple[tuple[str, ...], frozenset[str]]]:
     """Imported names that are repository classes -> (the files defining them, the union of their members)."""
     out = {}
     for local, files in names.items():
-        found = [(f, members[local][f]) for f in files if f in members.get(local, {})]
+        found = [i for i in (table.by_name.get(local, ()) if table else ()) if i.path in files]
         if found:
-            out[local] = (tuple(f for f, _ in found), frozenset().union(*(m for _, m in found)))
-    return out
-
-
-def class_members(index: Index) -> Members:
-    """Top-level classes of the index -> defining file -> the names defined directly in them."""
-    snap = index.snapshot()
-    out: Members = {}
-    for path, defs in snap.definitions.items():
-        tops = {d.name for d in defs if d.kind == "class" and not d.scope}
-        inside: dict[str, set[str]] = {}
-        for d in defs:
-            if d.scope in tops:
-                inside.setdefault(d.scope, set()).add(d.name)
-        for cls in tops:
-            out.setdefault(cls, {})[path] = frozenset(inside.get(cls, ()))
+            out[local] = (tuple(i.path for i in found), frozenset(m.name for i in found for m in i.members))
     return out
 
 
@@ -218,7 +202,7 @@ def extract_cases(index: Index, *, cases: int, seed: int, control_share: float =
         for d in defs:
             if not d.scope:
                 definers.setdefault(d.name, set()).add(p)
-    members = class_members(index) if kind == "member" else None
+    classes = ClassTable(index.disk_snapshot()) if kind == "member" else None
     resolver = ImportResolver(list(snap.languages), index.root)
     pool: list[Case] = []
     control_pool: list[Case] = []
@@ -227,7 +211,7 @@ def extract_cases(index: Index, *, cases: int, seed: int, control_share: float =
             text = index.read_text(path)
         except OSError:
             continue
-        found = file_cases(path, text, resolver, definers, members)
+        found = file_cases(path, text, resolver, definers, classes)
         rng = random.Random(f"{seed}:{path}")
         pool.extend(rng.sample(found[kind], min(MAX_CASES_PER_FILE, len(found[kind]))))
         control_pool.extend(rng.sample(found["infile"], min(MAX_CONTROLS_PER_FILE, len(found["infile"]))))
