@@ -21,6 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from codeassist import weights
+from codeassist.evaluation.cases import CASE_KINDS
 from codeassist.position import PositionError, parse_location
 from indexer.index import Index, IndexError_
 from indexer.rank import Ranker
@@ -525,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("repo", help="repository directory")
     s.add_argument("--cases", type=int, default=100, help="cross-file cases to draw (plus 20%% in-file controls)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--kind", choices=("crossfile", "member"), default="crossfile",
+    s.add_argument("--kind", choices=CASE_KINDS, default="crossfile",
                    help="crossfile: the cursor before an imported name; member: before a member of an imported class")
     s.add_argument("--conditions", default="infile,bm25,packed", help="comma-separated: infile, bm25, packed")
     s.add_argument("--cases-file", metavar="FILE", help="cases to reuse, or where to write new ones "
