@@ -137,7 +137,8 @@ def gather_context(
     before = _text_before(text, line, column)
     receiver = receiver_snippet(
         lambda: cache.classes(index), path, before, index.snapshot(),
-        lambda p: index.read_disk_text(p).split("\n"), int(budget * RECEIVER_SHARE), count_tokens,
+        lambda p: index.read_disk_text(p).split("\n"),  # the class table's lines are the disk's, not a buffer's
+        int(budget * RECEIVER_SHARE), count_tokens,
     ) if language is not None and language.name == "python" else None
     if receiver is not None and any(p == receiver.path and a <= receiver.start_line and receiver.end_line <= b
                                     for p, a, b in spans):

@@ -198,10 +198,8 @@ def receiver_at(prefix: str, classes: Mapping[str, frozenset[str]]) -> tuple[str
                 self_base = (bases[0], own_attributes(chain[i - 1]) | {scope.name} | _self_stores(scope))
             else:
                 self_base = None
-    cls = receiver_class(name, line, scope_bindings, classes, self_name, self_base)
-    if cls is None or (name == self_name and self_base is not None and partial in self_base[1]):
-        return None
-    return name, cls
+    cls = receiver_class(name, line, scope_bindings, classes, self_name, self_base, partial or None)
+    return (name, cls) if cls is not None else None
 
 
 def _enclosing_def(lines: list[str]) -> tuple[int, str] | None:
