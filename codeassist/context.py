@@ -19,7 +19,7 @@ from indexer.index import Index
 from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens, family
 
 SIMILAR_SHARE = 0.75  # of the context budget, for similar code (tests/bench/RESULTS.md: eval at 1,536 tokens)
-RECEIVER_SHARE = 0.25  # at most, for the members of the receiver's class after "obj."; out of similar code's share
+RECEIVER_SHARE = 0.125  # at most, for the members of the receiver's class after "obj."; out of similar code's share
 STABLE_SHARE = 0.7  # of the rest, for the cursor-independent tier; definitions near the cursor get the remainder
 
 

@@ -6,6 +6,11 @@ pattern being typed (what CrossCodeEval's BM25 baseline gains from). Files are c
 ``QUERY_LINES`` lines before the cursor. Tokens are the lower-cased words of two or more characters, with no
 stop words (bm25s's default pattern; in code "is", "in" and "not" carry meaning).
 
+The packer weighs the cursor's own line (up to the cursor) more than CrossCodeEval's baseline does, since
+what is being typed (``console.``, ``tree = self.repo.``) says most about what comes next: the line counts
+``1 + CURSOR_LINE_WEIGHT`` times in the query, and of the ``CANDIDATES`` best windows, those quoting a longer
+tail of it verbatim come first (tests/bench/RESULTS.md: "The cursor's line").
+
 ``SimilarIndex`` keeps each file's tokens as ids of ``CHUNK_STRIDE``-line blocks, cached by content hash, so a
 rebuild after an edit re-reads only the files that changed. Lines are 1-based and inclusive.
 
@@ -29,9 +34,12 @@ from indexer.rank import Snippet, TokenCounter, estimate_tokens
 CHUNK_LINES = 10  # lines per window (CrossCodeEval's chunk size)
 CHUNK_STRIDE = 5  # windows overlap by half, so a use is not split unluckily
 QUERY_LINES = 10  # lines before the cursor that form the query
+CURSOR_LINE_WEIGHT = 3  # extra times the packer's query holds the cursor's line
+MIN_TAIL = 3  # characters: shorter tails of the cursor's line ("x.") do not reorder windows
 CANDIDATES = 100  # best windows considered when filling a budget
 REASON = "similar code"
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern, applied to lower-cased text
+WORD_START_RE = re.compile(r"\b\w")
 BM25_K1 = 1.5  # term frequency saturation (bm25s's and Lucene's default)
 BM25_B = 0.75  # document length normalisation (bm25s's and Lucene's default)
 
@@ -51,9 +59,25 @@ def chunk_spans(line_count: int) -> list[tuple[int, int]]:
     return spans
 
 
-def query_text(prefix: str) -> str:
-    """The query for a cursor whose file text before it is ``prefix``: its last ``QUERY_LINES`` lines."""
-    return "\n".join(prefix.split("\n")[-QUERY_LINES:])
+def query_text(prefix: str, cursor_line_weight: int = 0) -> str:
+    """The query for a cursor whose file text before it is ``prefix``: its last ``QUERY_LINES`` lines, then
+    its last line (the cursor's, up to the cursor) ``cursor_line_weight`` more times."""
+    lines = prefix.split("\n")
+    return "\n".join(lines[-QUERY_LINES:] + [lines[-1]] * cursor_line_weight)
+
+
+def line_tails(prefix: str) -> list[str]:
+    """The tails of the cursor's line (``prefix``'s last line, indentation stripped) that start at its start
+    or at a word, longest first, of at least ``MIN_TAIL`` characters: ``tree = self.repo.`` gives itself,
+    ``self.repo.`` and ``repo.``."""
+    line = prefix.rsplit("\n", 1)[-1].lstrip()
+    starts = sorted({0} | {m.start() for m in WORD_START_RE.finditer(line)})
+    return [line[i:] for i in starts if len(line) - i >= MIN_TAIL]
+
+
+def tail_match(tails: list[str], text: str) -> int:
+    """Characters of the longest of ``tails`` (longest first) that ``text`` contains verbatim; 0: none."""
+    return next((len(t) for t in tails if t in text), 0)
 
 
 @dataclass
@@ -177,9 +201,14 @@ def similar_snippets(
     exclude: Iterable[tuple[str, int, int]] = (),
     k: int = CANDIDATES,
     reason: str = REASON,
+    cursor_line: bool = True,
 ) -> list[Snippet]:
     """Of the ``k`` windows most similar to the cursor's last lines, those within ``budget`` tokens (None:
     all of them), best first.
+
+    With ``cursor_line`` (the packer), the query holds the cursor's line ``1 + CURSOR_LINE_WEIGHT`` times and
+    windows rank by the longest tail of that line they quote verbatim, then by BM25; a snippet's score is
+    then those characters plus BM25 squashed into [0, 1). Without it (CrossCodeEval's baseline), by BM25 alone.
 
     ``prefix`` is the current file's text before the cursor; a window lying inside one of the ``exclude``
     (path, start, end) spans, already in the prompt, is skipped. Windows may overlap one another: taking the
@@ -190,9 +219,9 @@ def similar_snippets(
     for p, a, b in exclude:
         inside.setdefault(p, []).append((a, b))
     lines: dict[str, list[str]] = {}
-    out: list[Snippet] = []
-    used = 0
-    for score, p, start, end in index.search(query_text(prefix), exclude_path=path, k=k):
+    found: list[tuple[float, str, int, int, str]] = []
+    query = query_text(prefix, CURSOR_LINE_WEIGHT if cursor_line else 0)
+    for score, p, start, end in index.search(query, exclude_path=path, k=k):
         if any(a <= start and end <= b for a, b in inside.get(p, ())):
             continue
         if p not in lines:
@@ -201,8 +230,15 @@ def similar_snippets(
             except OSError:
                 lines[p] = []
         text = "\n".join(lines[p][start - 1 : end])
-        if not text.strip():
-            continue
+        if text.strip():
+            found.append((score, p, start, end, text))
+    if cursor_line:
+        tails = line_tails(prefix)
+        found = sorted(((tail_match(tails, text) + score / (1 + score), p, start, end, text)
+                        for score, p, start, end, text in found), key=lambda f: -f[0])  # stable: BM25 breaks ties
+    out: list[Snippet] = []
+    used = 0
+    for score, p, start, end, text in found:
         tokens = count_tokens(text) + 1
         if budget is not None and used + tokens > budget:
             continue

@@ -1,9 +1,10 @@
 """CrossCodeEval's retrieval baseline: BM25 over ten-line chunks of the repository's other files.
 
-The query is the last ``QUERY_LINES`` lines before the cursor; the top ``TOP_K`` chunks of files other
-than the target file become the context, laid out like the packer's snippets. The windows, tokens and BM25
-are the packer's own similar-code search (``codeassist.similar``, the same index), over every Python file as
-it is on disk; the baseline quotes windows only, where the packer adds ranked definitions.
+The query is the last ``QUERY_LINES`` lines before the cursor, each once (the packer weighs the cursor's line
+more); the top ``TOP_K`` chunks of files other than the target file become the context, laid out like the
+packer's snippets. The windows, tokens and BM25 are the packer's own similar-code search
+(``codeassist.similar``, the same index), over every Python file as it is on disk; the baseline quotes windows
+only, where the packer adds ranked definitions.
 """
 
 from __future__ import annotations
@@ -26,6 +27,6 @@ def bm25_context(retriever: SimilarIndex, path: str, prefix: str, read_text: Rea
     ``read_text`` gives a file's text by repository-relative path.
     """
     snippets = similar_snippets(retriever, path, prefix, read_text, budget=budget, count_tokens=count_tokens,
-                                k=TOP_K if budget is None else FILL_K, reason=REASON)
+                                k=TOP_K if budget is None else FILL_K, reason=REASON, cursor_line=False)
     ordered = prompt_order(snippets)
     return Context(ordered, len(ordered), sum(s.tokens for s in snippets))

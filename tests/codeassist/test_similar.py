@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from codeassist.context import ContextCache, gather_context
-from codeassist.similar import REASON, SimilarIndex, chunk_spans, similar_snippets
+from codeassist.similar import REASON, SimilarIndex, chunk_spans, line_tails, query_text, similar_snippets, tail_match
 from indexer.index import Index
 from indexer.rank import Ranker
 
@@ -228,3 +228,31 @@ def test_nearby_cursors_get_byte_identical_context(repo):
     assert context(4, ContextCache()) != context(3, ContextCache())  # alone, each cursor finds other windows
     cache = ContextCache()
     assert context(4, cache) == context(3, cache)  # the best window for line 3 is already there: kept
+
+
+def test_the_cursor_line_outweighs_the_lines_above_it():
+    # the lines above the cursor match a.py twice as well as b.py; the cursor's own line matches b.py only
+    files = {"a.py": "ledger.open(book)\nledger.close(book)\n", "b.py": "ledger.open(book)\nconsole.print(text)\n"}
+    prefix = "ledger.open(book)\nledger.close(book)\nconsole."
+    assert query_text(prefix, 2).split("\n") == prefix.split("\n") + ["console."] * 2
+    plain = similar_snippets(_index(files), "cur.py", prefix, files.__getitem__, budget=None, cursor_line=False)
+    weighted = similar_snippets(_index(files), "cur.py", prefix, files.__getitem__, budget=None)
+    assert [s.path for s in plain] == ["a.py", "b.py"]
+    assert [s.path for s in weighted] == ["b.py", "a.py"]
+
+
+def test_windows_quoting_more_of_the_cursor_line_come_first():
+    assert line_tails("x = 1\n    tree = self.repo.") == ["tree = self.repo.", "self.repo.", "repo."]
+    assert line_tails("    a.") == [] and line_tails("") == []
+    assert tail_match(["self.repo.", "repo."], "x = repo.tree") == len("repo.")
+    files = {  # BM25 likes words.py best (its words repeat); only verbatim.py holds "self.repo." as typed
+        "words.py": "repo = self.repo or repo\ntree = repo.tree(repo)\nrepo.tree = tree",
+        "verbatim.py": "commit = self.repo.head.commit\nunrelated(1)",
+        "neither.py": "repository tree\nself.other",
+    }
+    prefix = "tree = self.repo."
+    plain = similar_snippets(_index(files), "cur.py", prefix, files.__getitem__, budget=None, cursor_line=False)
+    ranked = similar_snippets(_index(files), "cur.py", prefix, files.__getitem__, budget=None)
+    assert plain[0].path == "words.py"
+    assert [s.path for s in ranked][:2] == ["verbatim.py", "words.py"]  # 10 characters quoted, then 5
+    assert len("self.repo.") < ranked[0].score < len("self.repo.") + 1
