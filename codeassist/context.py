@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codeassist.receiver import ClassTable, receiver_snippet
-from codeassist.similar import SimilarIndex, similar_snippets
+from codeassist.similar import SimilarIndex, line_tails, similar_snippets, tail_match
 from indexer import languages
 from indexer.index import Index
 from indexer.rank import Ranker, Snippet, TokenCounter, cursor_identifiers, estimate_tokens, family
@@ -62,18 +62,25 @@ class ContextCache:
         self._last_similar.clear()
 
     def sticky_similar(self, index: Index, path: str, budget: int, count_tokens: TokenCounter,
-                       fresh: list[Snippet]) -> list[Snippet]:
+                       fresh: list[Snippet], before: str) -> list[Snippet]:
         """``fresh`` similar code, or the last one given for this file and budget when it already holds the best
-        window of ``fresh`` (and the disk has not changed since).
+        window of ``fresh``, or another window quoting as much of the cursor's line verbatim (``before``: the
+        file's text up to the cursor), and the disk has not changed since.
 
         Keeps the prompt byte-identical while the cursor moves or types near where it was, so the engine's KV
-        cache covers the similar code and the file's prefix after it (tests/bench/RESULTS.md: bench_lsp).
+        cache covers the similar code and the file's prefix after it (tests/bench/RESULTS.md: bench_lsp,
+        bench_keystroke).
         """
         key = (path, budget, index.generation()[:2], id(count_tokens))
         last = self._last_similar.get(key)
-        if last is not None and fresh and any((s.path, s.start_line, s.end_line) ==
-                                              (fresh[0].path, fresh[0].start_line, fresh[0].end_line) for s in last):
-            return last
+        if last is not None and fresh:
+            best = (fresh[0].path, fresh[0].start_line, fresh[0].end_line)
+            if any((s.path, s.start_line, s.end_line) == best for s in last):
+                return last
+            tails = line_tails(before)
+            quoted = tail_match(tails, fresh[0].text)
+            if quoted and any(tail_match(tails, s.text) >= quoted for s in last):
+                return last
         if len(self._last_similar) > 64:
             self._last_similar.clear()
         self._last_similar[key] = fresh
@@ -148,7 +155,7 @@ def gather_context(
     similar = cache.sticky_similar(index, path, similar_budget, count_tokens, similar_snippets(
         cache.similar(index, language.name), path, before, index.read_text,
         budget=similar_budget, count_tokens=count_tokens, exclude=spans,
-    )) if language is not None and similar_budget > 0 else []
+    ), before) if language is not None and similar_budget > 0 else []
     used = sum(s.tokens for s in stable) + sum(s.tokens for s in similar) + (receiver.tokens if receiver else 0)
     volatile = ranker.rank(
         path, focus=cursor_identifiers(text, line), budget=budget - used, count_tokens=count_tokens,

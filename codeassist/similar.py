@@ -40,6 +40,7 @@ CANDIDATES = 100  # best windows considered when filling a budget
 REASON = "similar code"
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern, applied to lower-cased text
 WORD_START_RE = re.compile(r"\b\w")
+PARTIAL_WORD_RE = re.compile(r"\w+$")
 BM25_K1 = 1.5  # term frequency saturation (bm25s's and Lucene's default)
 BM25_B = 0.75  # document length normalisation (bm25s's and Lucene's default)
 
@@ -69,8 +70,11 @@ def query_text(prefix: str, cursor_line_weight: int = 0) -> str:
 def line_tails(prefix: str) -> list[str]:
     """The tails of the cursor's line (``prefix``'s last line, indentation stripped) that start at its start
     or at a word, longest first, of at least ``MIN_TAIL`` characters: ``tree = self.repo.`` gives itself,
-    ``self.repo.`` and ``repo.``."""
-    line = prefix.rsplit("\n", 1)[-1].lstrip()
+    ``self.repo.`` and ``repo.``.
+
+    A word being typed is left out (``tree = self.re`` gives the tails of ``tree = self.``), so the order of
+    windows, and with it the prompt, changes at most once per word typed."""
+    line = PARTIAL_WORD_RE.sub("", prefix.rsplit("\n", 1)[-1].lstrip())
     starts = sorted({0} | {m.start() for m in WORD_START_RE.finditer(line)})
     return [line[i:] for i in starts if len(line) - i >= MIN_TAIL]
 

@@ -18,6 +18,9 @@ the ranking graph and the similar-code search, is timed on its own. Both variant
 - ``rebuild every keystroke``: the cached database view and ranking graph are dropped before each
   keystroke, so both are rebuilt from the database, as every buffer edit did before.
 
+Also counts the keystrokes whose similar code differs from the keystroke before: from there on the prompt
+changes, and the model's KV cache covers less of it.
+
 Prints a rich table; not a pytest test.
 """
 
@@ -39,6 +42,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from codeassist.context import ContextCache, gather_context  # noqa: E402
+from codeassist.similar import REASON as SIMILAR  # noqa: E402
 from indexer.index import Index  # noqa: E402
 from indexer.rank import Ranker  # noqa: E402
 
@@ -82,7 +86,8 @@ def main() -> None:
         console.print(f"first context (builds the ranking graph and the similar-code search over {windows:,} "
                       f"windows): {time.perf_counter() - t0:.1f} s")
         times: dict[str, list[float]] = {"incremental": [], "rebuild every keystroke": []}
-        rebuilds = members = 0
+        rebuilds = members = similar_changes = 0
+        last_similar = None
         for name in times:  # one variant after the other: interleaved, the rebuilds' garbage slows the other
             for k in range(1, min(args.keystrokes or len(args.typed), len(args.typed)) + 1):
                 typed = indent + args.typed[:k]
@@ -96,6 +101,9 @@ def main() -> None:
                                      text=buffer)
                 times[name].append((time.perf_counter() - t) * 1000)
                 members += name == "incremental" and any(s.reason.startswith("members of") for s in ctx.snippets)
+                similar = [(s.path, s.start_line) for s in ctx.snippets if s.reason == SIMILAR]
+                similar_changes += name == "incremental" and last_similar is not None and similar != last_similar
+                last_similar = similar
                 if name == "incremental" and ranker._graph is not graph_before:
                     rebuilds += 1
         table = Table(title=f"Per keystroke: update_buffer + gather_context, {stats.files} files, "
@@ -109,6 +117,8 @@ def main() -> None:
                           str(rebuilds) if name == "incremental" else str(len(ms)))
         console.print(table)
         console.print(f"keystrokes whose context quotes the receiver's class members: {members}")
+        console.print(f"keystrokes whose similar code differs from the keystroke before (the prompt changes "
+                      f"from there on, so the KV cache covers less of it): {similar_changes}")
         index.close()
 
 

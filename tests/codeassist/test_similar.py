@@ -192,27 +192,33 @@ def test_bm25_scores_are_bm25s_scores():
 
 
 def test_similar_code_sticks_while_it_holds_the_best_window(repo):
-    """Moving the cursor keeps the last similar code while it holds the new best window (the prompt, and so the
-    engine's KV cache, stays the same); a new best window or a change on disk replaces it."""
+    """Moving the cursor keeps the last similar code while it holds the new best window, or another that quotes
+    as much of the cursor's line (the prompt, and so the engine's KV cache, stays the same); a new best window
+    or a change on disk replaces it."""
     from indexer.rank import Snippet
 
-    def snip(path, start):
-        return Snippet(path, start, start + 9, "text", 1.0, REASON, 3)
+    def snip(path, start, text="text"):
+        return Snippet(path, start, start + 9, text, 1.0, REASON, 3)
 
     cache, count = ContextCache(), len
-    first = [snip("a.py", 1), snip("b.py", 6)]
-    assert cache.sticky_similar(repo, "cur.py", 100, count, first) is first
-    assert cache.sticky_similar(repo, "cur.py", 100, count, [snip("b.py", 6), snip("c.py", 1)]) is first
-    assert cache.sticky_similar(repo, "other.py", 100, count, [snip("b.py", 6)]) is not first  # per file
+    first = [snip("a.py", 1, "x = self.repo.head"), snip("b.py", 6)]
+    assert cache.sticky_similar(repo, "cur.py", 100, count, first, "") is first
+    assert cache.sticky_similar(repo, "cur.py", 100, count, [snip("b.py", 6), snip("c.py", 1)], "") is first
+    assert cache.sticky_similar(repo, "other.py", 100, count, [snip("b.py", 6)], "") is not first  # per file
+    typed = "    y = self.repo."
+    as_much = [snip("d.py", 1, "z = self.repo.index")]  # 10 characters of the line, as first's a.py quotes
+    assert cache.sticky_similar(repo, "cur.py", 100, count, as_much, typed) is first
+    more = [snip("e.py", 1, "y = self.repo.tree")]  # the whole line: more than first quotes
+    assert cache.sticky_similar(repo, "cur.py", 100, count, more, typed) is more
     moved = [snip("c.py", 1), snip("a.py", 1)]
-    assert cache.sticky_similar(repo, "cur.py", 100, count, moved) is moved  # a best window it lacks
+    assert cache.sticky_similar(repo, "cur.py", 100, count, moved, "") is moved  # a best window it lacks
     (repo.root / "app/unrelated.py").write_text("def colour_wheel():\n    return 0\n")
     repo.refresh()
     again = [snip("c.py", 1)]
-    assert cache.sticky_similar(repo, "cur.py", 100, count, again) is again  # the disk changed
+    assert cache.sticky_similar(repo, "cur.py", 100, count, again, "") is again  # the disk changed
     cache.reset_tiers()
     fresh = [snip("c.py", 1)]
-    assert cache.sticky_similar(repo, "cur.py", 100, count, fresh) is fresh  # the evaluation starts afresh
+    assert cache.sticky_similar(repo, "cur.py", 100, count, fresh, "") is fresh  # the evaluation starts afresh
 
 
 def test_nearby_cursors_get_byte_identical_context(repo):
@@ -244,6 +250,7 @@ def test_the_cursor_line_outweighs_the_lines_above_it():
 def test_windows_quoting_more_of_the_cursor_line_come_first():
     assert line_tails("x = 1\n    tree = self.repo.") == ["tree = self.repo.", "self.repo.", "repo."]
     assert line_tails("    a.") == [] and line_tails("") == []
+    assert line_tails("x = 1\n    tree = self.re") == line_tails("tree = self.")  # the word being typed: left out
     assert tail_match(["self.repo.", "repo."], "x = repo.tree") == len("repo.")
     files = {  # BM25 likes words.py best (its words repeat); only verbatim.py holds "self.repo." as typed
         "words.py": "repo = self.repo or repo\ntree = repo.tree(repo)\nrepo.tree = tree",
